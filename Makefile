@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`. Both build .venv themselves
+# (torch pinned to 2.13.0 by constraints.txt, so no dependency pulls a CUDA build) and are
+# idempotent: the environment is rebuilt only when setup.cfg or constraints.txt change.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test clean browser
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
+	touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/curate run stage2
+	$(VENV)/bin/curate report out/stage2
+
+# Headless Chromium renders report.html in one test; install it when apt can (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+	  || echo "chromium not installed: the report rendering test will be skipped"; }
+
+test: venv browser
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) out build dist *.egg-info

@@ -1,0 +1,190 @@
+"""The `curate` command line.
+
+    curate run stage2                              # embedded sample in, shards + report out
+    curate run stage2 --config my.yaml -- --runner=DataflowRunner --project=...
+    curate extract pages/ crawl.warc.gz --output out/extracted
+    curate report out/stage2
+
+Everything after a bare ``--`` is handed to Beam's PipelineOptions unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import time
+
+import click
+
+from curate import __version__
+from curate.errors import ConfigError, InputError
+
+BEAM_HELP = (
+    "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
+    "`-- --direct_running_mode=multi_processing --direct_num_workers=2` or "
+    "`-- --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp`."
+)
+
+
+def _log(msg: str) -> None:
+    click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
+
+
+def _beam_args() -> list[str]:
+    ctx = click.get_current_context()
+    return list((ctx.find_root().obj or {}).get("beam_args", []))
+
+
+def _load(config: str | None, stage: str):
+    from curate.config import default_config, load_config
+
+    return load_config(config) if config else default_config(stage)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, InputError) as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="curate")
+def cli() -> None:
+    """curate: pretraining data for reasoning models, from raw pages to Megatron shards.
+
+    The chain: read (WARC, HTML, JSONL, Parquet, PDF) → extract (math and code kept) →
+    dedup (exact + MinHash, global) → filter (rules, language, quality, domain) →
+    synth (stage 3) → mix (token budgets → shards, blend.json, report).
+    Every step is an Apache Beam pipeline (DirectRunner by default).
+    """
+
+
+@cli.command()
+@click.argument("stage", type=click.Choice(["stage1", "stage2", "stage3"]))
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Stage YAML (default: the bundled configs/<stage>.yaml).")
+@click.option("--input", "inputs", multiple=True, help="Input file, directory or glob (repeatable). Default: the config's sources, else the embedded sample.")
+@click.option("--output", default=None, help="Output directory (default ./out/<stage>).")
+def run(stage: str, config: str | None, inputs: tuple[str, ...], output: str | None) -> None:
+    """Run the whole chain for STAGE and write shards, blend.json, report and manifest.
+
+    With no options it runs on the embedded sample corpus and writes to ./out/<stage>.
+    Step outputs are cached next to the output (in _steps/) and reused by later runs
+    and stages with the same inputs and config.
+    """
+    from curate.pipelines.stages import run_stage
+
+    cfg = _load(config, stage)
+    if cfg.stage != stage:
+        raise click.ClickException(f"{config} describes {cfg.stage}, not {stage}")
+    run_stage(cfg, output or os.path.join("out", stage), _beam_args(), list(inputs) or None, log=_log)
+
+
+run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
+
+
+def _step_command(name: str, doc: str):
+    @click.argument("inputs", nargs=-1, required=True)
+    @click.option("--output", required=True, help="Output directory (docs/, rejects/, manifest.json).")
+    @click.option("--config", type=click.Path(dir_okay=False), help="Stage YAML whose section configures this step (default: stage2's).")
+    def command(inputs: tuple[str, ...], output: str, config: str | None) -> None:
+        from curate.pipelines import steps
+
+        cfg = _load(config, "stage2")
+        beam_args = _beam_args()
+        if name == "extract":
+            items = steps.source_items([{"name": os.path.basename(p.rstrip("/")) or "input", "paths": [p], "format": "auto"} for p in inputs])
+            steps.extract_step(cfg, items, output, output, beam_args, log=_log)
+        else:
+            dirs = list(inputs)
+            fn = {"dedup": steps.dedup_step, "filter": steps.filter_step}[name]
+            fn(cfg, dirs, steps.pool_keys(dirs), output, output, beam_args, log=_log)
+
+    command.__doc__ = doc + "\n\n" + BEAM_HELP
+    return cli.command(name)(command)
+
+
+_step_command("extract", "Read and extract INPUTS (WARC, HTML folders, JSONL, Parquet, PDFs) into Documents.")
+_step_command("dedup", "Remove exact and near-duplicates across the Document pools in INPUTS (step output dirs).")
+_step_command("filter", "Apply rules, language id, quality classifiers and domain labels to the pools in INPUTS.")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", required=True, help="Output directory (shards/, blend.json, report.html, report.json).")
+@click.option("--config", type=click.Path(dir_okay=False), help="Stage YAML whose mix: section is used (default: stage2's).")
+def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
+    """Sample the pools in INPUTS (step output dirs) to token budgets and write Megatron shards."""
+    from curate.pipelines.mix import run_mix
+    from curate.pipelines.steps import pool_keys
+
+    cfg = _load(config, "stage2")
+    pool_keys(list(inputs))  # fails clearly on a directory that is not a completed step
+    pools = {os.path.basename(p.rstrip("/")) or f"pool{i}": p for i, p in enumerate(inputs)}
+    run_mix(cfg, pools, output, _beam_args(), [], log=_log)
+
+
+mix.help = inspect.cleandoc(mix.help or "") + "\n\n" + BEAM_HELP
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def report(directory: str) -> None:
+    """Print a summary of the mixture in DIRECTORY (a stage output with report.json)."""
+    from curate.mixtures.report import print_summary
+
+    if not os.path.exists(os.path.join(directory, "report.json")):
+        raise click.ClickException(f"no report.json in {directory}: run `curate run` or `curate mix` first")
+    print_summary(directory)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--seed", default=1234, show_default=True, help="Seed; the same seed writes the same files.")
+@click.option("--pages", type=int, default=None, help="Write a scale corpus of this many pages as WARC.gz instead.")
+def sample(directory: str, seed: int, pages: int | None) -> None:
+    """Write the embedded sample corpus (HTML, WARC, PDFs, problems) to DIRECTORY."""
+    from curate.sample.generate import write_sample
+
+    written = write_sample(directory, seed, pages)
+    for kind, paths in written.items():
+        click.echo(f"{kind}: {len(paths)} file(s) in {os.path.commonpath(paths) if paths else directory}")
+
+
+def _register_optional() -> None:
+    """Commands that live with their area (classifier, synth, problems, pretrain)."""
+    import importlib
+
+    for module, names in (
+        ("curate.commands.classifier", ["classifier"]),
+        ("curate.commands.synth", ["synth", "problems"]),
+        ("curate.commands.pretrain", ["pretrain"]),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                continue
+            raise
+        for n in names:
+            if hasattr(mod, n):
+                cli.add_command(getattr(mod, n), n)
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: splits Beam's arguments off at the first bare `--`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_args: list[str] = []
+    if "--" in argv and (not argv or argv[0] != "pretrain"):
+        i = argv.index("--")
+        argv, beam_args = argv[:i], argv[i + 1:]
+    cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})
+
+
+if __name__ == "__main__":
+    main()

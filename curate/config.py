@@ -1,0 +1,111 @@
+"""Stage configuration: one YAML file per stage, validated by pydantic.
+
+Every field is documented where it is defined (here and in each package's ``config.py``);
+``configs/stage{1,2,3}.yaml`` are the documented defaults. A validation error names the
+file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from curate.configbase import Section
+from curate.dedup.config import DedupConfig
+from curate.errors import ConfigError
+from curate.extractors.config import ExtractConfig
+from curate.filters.config import FilterConfig
+from curate.mixtures.config import MixConfig
+from curate.synth.config import SynthConfig
+
+STAGES = ("stage1", "stage2", "stage3")
+InputFormat = Literal["auto", "warc", "html", "jsonl", "parquet", "pdf"]
+
+
+class SourceConfig(Section):
+    name: str = Field(description="Source name written to every Document's `source` (e.g. cc-2024-10).")
+    paths: list[str] = Field(description="Files, directories or globs; any Beam filesystem (gs://, s3://, local).")
+    format: InputFormat = Field("auto", description="Reader to use; auto picks by file extension.")
+
+
+class ReadConfig(Section):
+    max_record_bytes: int = Field(
+        50_000_000, gt=0, description="Raw records larger than this are rejected as read:too_large."
+    )
+    max_decompressed_bytes: int = Field(
+        4_000_000_000, gt=0, description="A compressed file that expands beyond this is cut off with read:gzip_bomb."
+    )
+
+
+class StageConfig(Section):
+    stage: Literal["stage1", "stage2", "stage3"] = Field(description="Which MiMo stage this file describes.")
+    seed: int = Field(1234, description="Seed for every random choice (sampling, permutations, synthetic sample).")
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="Inputs. Empty (and no --input): the embedded sample corpus."
+    )
+    num_shards: int = Field(8, ge=1, description="Minimum Parquet shards per step output (documents hashed by id).")
+    shard_input_bytes: int = Field(
+        128 * 1024 * 1024,
+        gt=0,
+        description="A step writes at least one output shard per this many bytes of input, so a shard "
+        "(which is sorted in memory when written) stays small however large the corpus.",
+    )
+    cache_dir: str | None = Field(
+        None,
+        description="Where step outputs are kept for reuse across runs and stages; None: `_steps` next to the output dir.",
+    )
+    read: ReadConfig = Field(default_factory=ReadConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    synth: SynthConfig = Field(default_factory=SynthConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+
+
+def _format_errors(path: str, err: ValidationError) -> str:
+    lines = [f"invalid config {path}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = e.get("input")
+        got_s = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+        lines.append(f"  {loc}: {e['msg']}{got_s}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, path: str = "<config>") -> StageConfig:
+    """Validate a parsed YAML mapping; raises ConfigError naming ``path`` and each bad field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {path}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return StageConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(path, err)) from None
+
+
+def load_config(path: str | Path) -> StageConfig:
+    """Read and validate a stage YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config {p}: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML in {p}: {e}") from None
+    return parse_config(data, str(p))
+
+
+def default_config(stage: str) -> StageConfig:
+    """The bundled, documented default for ``stage`` (configs/<stage>.yaml)."""
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    ref = resources.files("curate.configs").joinpath(f"{stage}.yaml")
+    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    return parse_config(data, f"curate/configs/{stage}.yaml")

@@ -1,0 +1,1 @@
+"""Input and output: file listing and opening through Beam's FileSystems, readers, Parquet pools."""

@@ -1,0 +1,182 @@
+"""File access through Beam's FileSystems, so gs://, s3:// and hdfs:// work like local paths.
+
+This module uses Beam's filesystem layer only (no pipelines): listing inputs, opening them
+with transparent decompression and a cap on decompressed size, and atomic writes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import os
+import posixpath
+import uuid
+from typing import BinaryIO, Iterator
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from curate.errors import InputError
+
+
+class SizeLimitExceeded(IOError):
+    """Raised by LimitedReader when a stream yields more bytes than allowed (e.g. a gzip bomb)."""
+
+
+class LimitedReader(io.RawIOBase):
+    """A read-only stream that raises SizeLimitExceeded after ``limit`` bytes."""
+
+    def __init__(self, raw: BinaryIO, limit: int, defer_errors: bool = False):
+        self._raw = raw
+        # read1 returns what is decoded so far, so data before a stream error is not lost
+        self._read = getattr(raw, "read1", raw.read)
+        self._limit = limit
+        self.count = 0
+        self.error: BaseException | None = None
+        # With defer_errors, a stream error reads as end-of-stream (so a reader that buffers
+        # ahead still hands out the records before it) and is kept in ``error`` for the caller.
+        self.defer_errors = defer_errors
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.count
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        try:
+            data = self._read(len(b))
+        except Exception as e:
+            self.error = e
+            if self.defer_errors:
+                return 0
+            raise
+        if not data:
+            return 0
+        self.count += len(data)
+        if self.count > self._limit:
+            self.error = SizeLimitExceeded(f"more than {self._limit} bytes after decompression")
+            if self.defer_errors:
+                return 0
+            raise self.error
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def join(base: str, *parts: str) -> str:
+    return FileSystems.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def expand(patterns: list[str], suffixes: tuple[str, ...] | None = None) -> list[tuple[str, int]]:
+    """Files matched by paths, directories (recursively) or globs, sorted; (path, size) each.
+
+    Raises InputError naming the pattern when nothing exists there.
+    """
+    found: dict[str, int] = {}
+    for pat in patterns:
+        globbed = any(ch in pat for ch in "*?[")
+        specs = [pat]
+        if not globbed and _is_dir(pat):
+            specs = [pat.rstrip("/") + "/**"]
+        results = FileSystems.match(specs)
+        metas = [m for r in results for m in r.metadata_list]
+        if not metas:
+            raise InputError(f"input path does not exist or matches no files: {pat}")
+        for m in metas:
+            name = posixpath.basename(m.path)
+            if name.startswith((".", "_")):
+                continue
+            if suffixes and not m.path.lower().endswith(suffixes):
+                continue
+            found[m.path] = m.size_in_bytes
+    return sorted(found.items())
+
+
+def _is_dir(path: str) -> bool:
+    if "://" not in path:
+        return os.path.isdir(path)
+    return not FileSystems.match([path])[0].metadata_list and FileSystems.exists(path.rstrip("/") + "/")
+
+
+def open_read(path: str, limit: int | None = None, buffered: bool = True) -> BinaryIO:
+    """Open for reading, decompressing .gz/.bz2/… by extension; cap decompressed bytes at ``limit``.
+
+    ``buffered=False`` returns the raw limited stream for readers that buffer themselves; its
+    errors read as end-of-stream and wait in ``.error`` for the caller to raise.
+    """
+    f = FileSystems.open(path, mime_type="application/octet-stream", compression_type=CompressionTypes.UNCOMPRESSED)
+    # Python's own decompressors, not Beam's CompressedFile: they raise on a truncated stream
+    # (Beam's ends silently, which would lose the tail of a file without a word).
+    lower = path.lower()
+    if not lower.endswith((".gz", ".bz2", ".zst", ".zstd")):
+        limit = None  # the decompression cap is for compressed files; record caps apply to the rest
+    if lower.endswith(".gz"):
+        f = gzip.GzipFile(fileobj=f, mode="rb")
+    elif lower.endswith(".bz2"):
+        f = bz2.BZ2File(f, mode="rb")
+    elif lower.endswith((".zst", ".zstd")):
+        import zstandard
+
+        f = zstandard.ZstdDecompressor().stream_reader(f)
+    raw = LimitedReader(f, limit if limit is not None else 1 << 62, defer_errors=not buffered)
+    return io.BufferedReader(raw, buffer_size=1 << 20) if buffered else raw
+
+
+def fingerprint(path: str, size: int, head_bytes: int = 1 << 20) -> str:
+    """A cheap content key: path, size and a hash of the first MiB (used in step cache keys)."""
+    h = hashlib.sha256(f"{path}\x00{size}".encode())
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        h.update(f.read(head_bytes))
+    return h.hexdigest()[:16]
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` under a temporary name, then rename it to ``path``."""
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def makedirs(path: str) -> None:
+    if "://" not in path:
+        os.makedirs(path, exist_ok=True)
+    else:
+        FileSystems.mkdirs(path)
+
+
+def iter_lines(stream: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) pairs; a line longer than ``max_line`` yields (n, None) and is skipped."""
+    n = 0
+    while True:
+        line = stream.readline(max_line + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while True:  # drain the rest of the oversized line
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield n, None
+            continue
+        yield n, line

@@ -1,0 +1,109 @@
+"""Extraction in a child process, so one document can cost at most a time and memory limit.
+
+Trafilatura can run for minutes on some pages, and a hostile page can exhaust memory or
+crash a native parser. ``IsolatedExtractors`` keeps one long-lived child process (started
+with ``spawn``: forking a Beam worker with live threads is unsafe) that builds the extractors
+once and answers one record at a time. A record that takes longer than the limit kills the
+child and becomes ``extract:timeout``; a child that dies becomes ``extract:crashed``; a
+``MemoryError`` under the child's address-space cap becomes ``extract:out_of_memory``. The
+next record starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from typing import Any
+
+from curate.errors import Reject
+from curate.extractors.config import ExtractConfig
+
+STARTUP_GRACE_S = 60.0  # extra time for a new child's first record: imports and model loading
+
+
+def _child(conn, cfg: ExtractConfig) -> None:
+    import resource
+
+    from curate.extractors.dispatch import Extractors, extract_record
+
+    if cfg.max_memory_mb:
+        limit = cfg.max_memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    extractors = Extractors(cfg)
+    while True:
+        try:
+            rec = conn.recv()
+        except EOFError:
+            return
+        if rec is None:
+            return
+        try:
+            conn.send(("ok", extract_record(rec, extractors)))
+        except Reject as r:
+            conn.send(("reject", r.reason, r.detail))
+        except MemoryError:
+            conn.send(("reject", "extract:out_of_memory", f"over {cfg.max_memory_mb} MB"))
+        except RecursionError as e:
+            conn.send(("reject", "extract:too_deep", str(e)[:200]))
+        except Exception as e:  # noqa: BLE001 - reported to the parent as a reject
+            conn.send(("reject", f"error:extract:{type(e).__name__}", str(e)[:500]))
+
+
+class IsolatedExtractors:
+    """Runs ``extract_record`` in a child process with a wall-time limit per record."""
+
+    def __init__(self, cfg: ExtractConfig):
+        self.cfg = cfg
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+        self._conn = None
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_child, args=(child, self.cfg), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._started = False
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def extract(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The Document for ``rec``; raises Reject (timeout, crash or the extractor's reason)."""
+        if self._proc is None or not self._proc.is_alive():
+            self._kill()
+            self._start()
+        try:
+            self._conn.send(rec)
+            ready = self._conn.poll(self.cfg.timeout_s + (STARTUP_GRACE_S if self._fresh() else 0))
+            if not ready:
+                self._kill()
+                raise Reject("extract:timeout", f"over {self.cfg.timeout_s:g} s")
+            msg = self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            code = self._proc.exitcode if self._proc is not None else None
+            self._kill()
+            raise Reject("extract:crashed", f"extractor process died (exit code {code})") from None
+        self._started = True
+        if msg[0] == "ok":
+            return msg[1]
+        if msg[1] == "extract:out_of_memory":
+            self._kill()  # a process that hit its memory cap is not trusted with the next record
+        raise Reject(msg[1], msg[2])
+
+    def _fresh(self) -> bool:
+        """A new child also has to import and build its extractors: allow for that once."""
+        return not getattr(self, "_started", False)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self._kill()

@@ -1,0 +1,1 @@
+"""Beam PTransforms for each step and the stage graphs. The only place that imports Beam."""

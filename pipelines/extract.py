@@ -1,0 +1,143 @@
+"""Extract: raw records → Documents with Markdown text, by format.
+
+    records ─ ByFormat ─┬─ ExtractHTML (trafilatura + lxml, math and code kept) ─┐
+                        ├─ ExtractPDF  (PyMuPDF reading order; Nougat route)  ───┼─ docs, rejects
+                        └─ ExtractText (JSONL/Parquet text, passed through)  ────┘
+
+Each branch runs its extractor (``curate.extractors``) once per worker: by default in a
+child process with a wall-time limit per document (extractors/isolation.py), so a page that
+hangs or crashes a parser costs that page only. A record an extractor refuses becomes a
+reject with the extractor's reason; an unexpected exception becomes
+``error:extract:<Type>`` and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+
+from curate.errors import Reject
+from curate.extractors.config import ExtractConfig
+from curate.extractors.dispatch import extract_record
+from curate.schema import make_reject
+
+STEP = "extract"
+BRANCHES = ("html", "pdf", "text")
+
+
+class _ExtractFn(beam.DoFn):
+    def __init__(self, cfg: ExtractConfig):
+        self.cfg = cfg
+        self.extractors = None
+
+    def setup(self):
+        from curate.extractors.dispatch import Extractors
+        from curate.extractors.isolation import IsolatedExtractors
+
+        self.extractors = IsolatedExtractors(self.cfg) if self.cfg.isolate else Extractors(self.cfg)
+
+    def process(self, rec):
+        try:
+            if self.cfg.isolate:
+                yield self.extractors.extract(rec)
+            else:
+                yield extract_record(rec, self.extractors)
+        except Reject as r:
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(_as_doc(rec), STEP, r.reason, r.detail))
+        except Exception as e:  # noqa: BLE001 - a bad document must never take the worker down
+            yield beam.pvalue.TaggedOutput(
+                "rejects", make_reject(_as_doc(rec), STEP, f"error:extract:{type(e).__name__}", str(e)[:500])
+            )
+
+    def teardown(self):
+        if self.extractors is not None:
+            self.extractors.close()
+
+
+def _as_doc(rec: dict) -> dict:
+    return {k: rec.get(k) for k in ("id", "source", "uri", "format", "meta")} | {"text": ""}
+
+
+class _ExtractBranch(beam.PTransform):
+    def __init__(self, cfg: ExtractConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, records):
+        out = records | "Extract" >> beam.ParDo(_ExtractFn(self.cfg)).with_outputs("rejects", main="docs")
+        return {"docs": out.docs, "rejects": out.rejects}
+
+
+class ExtractHTML(_ExtractBranch):
+    """HTML records → Documents whose Markdown keeps LaTeX math and fenced code."""
+
+
+class ExtractPDF(_ExtractBranch):
+    """PDF records → Documents: text layer in reading order, routed pages through Nougat."""
+
+
+class ExtractText(_ExtractBranch):
+    """Plain-text records (JSONL/Parquet `text`) → Documents, empty ones rejected."""
+
+
+def _branch(rec: dict, n: int) -> int:
+    fmt = rec.get("format")
+    return BRANCHES.index(fmt) if fmt in BRANCHES else BRANCHES.index("text")
+
+
+def _ocr_pages(doc: dict) -> list[tuple[str, int]]:
+    meta = json.loads(doc.get("meta") or "{}")
+    out = []
+    for key, reason in (("ocr_unavailable_pages", "extract:pdf:ocr_unavailable"), ("ocr_failed_pages", "extract:pdf:ocr_failed")):
+        pages = meta.get(key)
+        n = len(pages) if isinstance(pages, list) else int(pages or 0)
+        if n:
+            out.append((reason, n))
+    return out
+
+
+class _OcrStats(beam.CombineFn):
+    """Kept PDFs whose routed pages fell back to the text layer: documents and pages, by reason."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, doc):
+        for reason, n in _ocr_pages(doc):
+            entry = acc.setdefault(reason, {"docs": 0, "pages": 0})
+            entry["docs"] += 1
+            entry["pages"] += n
+        return acc
+
+    def merge_accumulators(self, accs):
+        out: dict = {}
+        for acc in accs:
+            for reason, e in acc.items():
+                t = out.setdefault(reason, {"docs": 0, "pages": 0})
+                t["docs"] += e["docs"]
+                t["pages"] += e["pages"]
+        return out
+
+    def extract_output(self, acc):
+        return dict(sorted(acc.items()))
+
+
+class Extract(beam.PTransform):
+    """Raw records → dict(docs, rejects, stats={"pdf_ocr": …}) through the branch of their format."""
+
+    def __init__(self, cfg: ExtractConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, records):
+        html, pdf, text = records | "ByFormat" >> beam.Partition(_branch, len(BRANCHES))
+        parts = [
+            html | "ExtractHTML" >> ExtractHTML(self.cfg),
+            pdf | "ExtractPDF" >> ExtractPDF(self.cfg),
+            text | "ExtractText" >> ExtractText(self.cfg),
+        ]
+        docs = [p["docs"] for p in parts] | "Docs" >> beam.Flatten()
+        rejects = [p["rejects"] for p in parts] | "Rejects" >> beam.Flatten()
+        ocr = parts[1]["docs"] | "OcrFallbacks" >> beam.CombineGlobally(_OcrStats())
+        return {"docs": docs, "rejects": rejects, "stats": {"pdf_ocr": ocr}}

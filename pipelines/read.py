@@ -1,0 +1,43 @@
+"""ReadSources: input files → raw records (and read rejects), one file per work item."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from curate.io.readers import is_reject, read_file
+
+
+class _ReadFile(beam.DoFn):
+    def __init__(self, max_record_bytes: int, max_decompressed_bytes: int):
+        self.max_record_bytes = max_record_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
+
+    def process(self, item):
+        source, path, fmt = item
+        for rec in read_file(path, fmt, source, self.max_record_bytes, self.max_decompressed_bytes):
+            if is_reject(rec):
+                yield beam.pvalue.TaggedOutput("rejects", rec)
+            else:
+                yield rec
+
+
+class ReadSources(beam.PTransform):
+    """(source, path, format) triples → raw records; unreadable records go to ``rejects``.
+
+    Returns a dict with ``files`` (the work items), ``seen`` (every record found, the read
+    step's count of documents in), ``records`` and ``rejects``.
+    """
+
+    def __init__(self, items: list[tuple[str, str, str]], max_record_bytes: int, max_decompressed_bytes: int):
+        super().__init__()
+        self.items = items
+        self.max_record_bytes = max_record_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
+
+    def expand(self, pbegin):
+        files = pbegin | "Files" >> beam.Create(self.items) | "SpreadFiles" >> beam.Reshuffle()
+        out = files | "ReadFile" >> beam.ParDo(
+            _ReadFile(self.max_record_bytes, self.max_decompressed_bytes)
+        ).with_outputs("rejects", main="records")
+        seen = (out.records, out.rejects) | "AllRecords" >> beam.Flatten()
+        return {"files": files, "seen": seen, "records": out.records, "rejects": out.rejects}

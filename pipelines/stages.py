@@ -1,0 +1,114 @@
+"""The stage graph: extract → dedup → filter (→ synth) → mix, each step reused when cached.
+
+    sources ─ read ─ extract ─ dedup ─ filter ─┐
+    problems ─ synth (stage 3) ────────────────┴─ mix → shards/*.bin|.idx, blend.json, report
+
+``run_stage`` writes ``<output>/manifest.json`` with every step's counts (the count law
+holds for each), wall time, the step output it used and whether it was reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from curate.config import StageConfig
+from curate.io import files
+from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, source_items
+
+
+def default_cache_dir(output: str) -> str:
+    parent = os.path.dirname(os.path.abspath(output)) if "://" not in output else output.rsplit("/", 1)[0]
+    return files.join(parent, "_steps")
+
+
+def resolve_sources(cfg: StageConfig, inputs: list[str] | None, output: str, log: Log = print) -> list[dict]:
+    """Sources from --input paths, else from the config, else the embedded sample (written once)."""
+    if inputs:
+        return [{"name": _source_name(p), "paths": [p], "format": "auto"} for p in inputs]
+    if cfg.sources:
+        return [s.model_dump() for s in cfg.sources]
+    from curate.sample.generate import sample_sources, write_sample
+
+    sample_dir = files.join(default_cache_dir(output), f"sample-{cfg.seed}")
+    if not files.exists(files.join(sample_dir, "problems.jsonl")):
+        log(f"[sample] writing the embedded sample corpus to {sample_dir}")
+        write_sample(sample_dir, cfg.seed)
+    return sample_sources(sample_dir)
+
+
+def sample_problems(cfg: StageConfig, output: str) -> list[str]:
+    """Seed problem files for synthesis: the config's, else the embedded sample's."""
+    if cfg.synth.problems:
+        return list(cfg.synth.problems)
+    return [files.join(default_cache_dir(output), f"sample-{cfg.seed}", "problems.jsonl")]
+
+
+def synth_backend_configured(cfg: StageConfig) -> bool:
+    """Whether stage 3's generator has something to run: a local model directory or an HTTP server."""
+    backend = cfg.synth.backend
+    return backend.kind == "http" or bool(backend.model)
+
+
+def _source_name(path: str) -> str:
+    base = os.path.basename(path.rstrip("/")) or "input"
+    for suffix in (".gz", ".warc", ".jsonl", ".parquet", ".html"):
+        base = base.removesuffix(suffix)
+    return base or "input"
+
+
+def _entry(directory: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    return {"step": manifest["step"], "dir": directory, **{k: manifest[k] for k in ("key", "counts", "stats", "wall_s", "reused", "info")}}
+
+
+def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None, inputs: list[str] | None = None,
+              log: Log = print) -> dict[str, Any]:
+    """Run every step of ``cfg.stage`` and the mix; returns the stage manifest (also written)."""
+    beam_args = list(beam_args or [])
+    t0 = time.time()
+    cache = cfg.cache_dir or default_cache_dir(output)
+    files.makedirs(cache)
+    sources = resolve_sources(cfg, inputs, output, log)
+    items = source_items(sources)
+    steps: list[dict[str, Any]] = []
+
+    ext_dir, m = extract_step(cfg, items, None, cache, beam_args, log)
+    steps.append(_entry(ext_dir, m))
+    dd_dir, m = dedup_step(cfg, [ext_dir], [steps[-1]["key"]], None, cache, beam_args, log)
+    steps.append(_entry(dd_dir, m))
+    flt_dir, m = filter_step(cfg, [dd_dir], [steps[-1]["key"]], None, cache, beam_args, log)
+    steps.append(_entry(flt_dir, m))
+    pools = {"web": flt_dir}
+
+    skipped: dict[str, str] = {}
+    if cfg.synth.enabled and not synth_backend_configured(cfg):
+        skipped["synth"] = ("no generator configured (synth.backend.model for the local backend, or "
+                            "synth.backend.kind: http with a url): no synthetic data was generated")
+        log(f"[synth] WARNING: skipped, {skipped['synth']}; the mix reports the synthetic share as unmet")
+    elif cfg.synth.enabled:
+        from curate.pipelines.synth import synth_step
+
+        syn_dir, m = synth_step(cfg, sample_problems(cfg, output), None, cache, beam_args, log)
+        steps.append(_entry(syn_dir, m))
+        pools["synthetic"] = syn_dir
+
+    from curate.pipelines.mix import run_mix
+
+    mix = run_mix(cfg, pools, output, beam_args, steps, log)
+    manifest = {
+        "stage": cfg.stage,
+        "seed": cfg.seed,
+        "sources": sources,
+        "cache_dir": cache,
+        "steps": steps,
+        "skipped": skipped,
+        "mix": mix,
+        "config": cfg.model_dump(mode="json"),
+        "wall_s": round(time.time() - t0, 3),
+    }
+    files.makedirs(output)
+    files.write_atomic(files.join(output, "manifest.json"), json.dumps(manifest, indent=2, sort_keys=True).encode())
+    log(f"[{cfg.stage}] done in {manifest['wall_s']:.1f}s → {output}")
+    return manifest

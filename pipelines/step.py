@@ -1,0 +1,205 @@
+"""Running one step as a Beam pipeline whose output is committed atomically with its manifest.
+
+A step (extract, dedup, filter, synth) reads its inputs, applies its PTransforms and writes
+``docs/`` and ``rejects/`` as deterministic Parquet shards plus ``manifest.json``. The output
+directory is named by the step's cache key (inputs + config + code version), built under a
+temporary name and renamed when complete; the manifest is written last. A later run that
+computes the same key and finds the manifest reuses the output instead of running again.
+
+Counting: each counted part of a step (``Counted``) reports documents in, out and rejected
+by reason as ordinary Beam data (not metrics, which not every runner reports), and the step
+fails loudly if the count law ``in = out + Σ rejects`` does not hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+import curate
+from curate.io import files
+from curate.schema import REJECT_SCHEMA
+from curate.pipelines.shards import WriteShards
+
+MANIFEST = "manifest.json"
+
+
+class CountLawError(RuntimeError):
+    """A step's documents in did not equal documents out plus rejects."""
+
+
+@dataclass
+class Counted:
+    """One counted part of a step: its input, kept and rejected PCollections."""
+
+    name: str
+    inputs: Any
+    outputs: Any
+    rejects: Any
+
+
+@dataclass
+class StepGraph:
+    """What a step builder returns: the counted parts, final docs and rejects, optional stats.
+
+    ``stats`` maps a name to a PCollection holding JSON-able values; they are gathered into
+    the manifest (e.g. dedup's cluster-size histogram). Keep them small.
+    """
+
+    counted: list[Counted]
+    docs: Any
+    rejects: Any
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def step_key(name: str, *parts: Any) -> str:
+    """Cache key of a step: its name, curate's version and any JSON-able inputs and config."""
+    blob = json.dumps([name, curate.__version__, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def step_dir(cache_dir: str, name: str, key: str) -> str:
+    return FileSystems.join(cache_dir, f"{name}-{key}")
+
+
+def load_manifest(directory: str) -> dict[str, Any] | None:
+    """The committed manifest of a step output, or None when the step has not completed there."""
+    path = FileSystems.join(directory, MANIFEST)
+    if not FileSystems.exists(path):
+        return None
+    try:
+        return json.loads(files.read_bytes(path))
+    except (ValueError, OSError):
+        return None
+
+
+def _count_events(counted: Counted):
+    n = counted.name
+    ins = counted.inputs | f"In{n}" >> beam.Map(lambda _: ((n, "in", ""), 1))
+    outs = counted.outputs | f"Out{n}" >> beam.Map(lambda _: ((n, "out", ""), 1))
+    rej = counted.rejects | f"Rej{n}" >> beam.Map(lambda r: ((n, "reject", r["reason"]), 1))
+    return (ins, outs, rej)
+
+
+def _gather_counts(rows: list[tuple[tuple[str, str, str], int]], order: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {n: {"in": 0, "out": 0, "rejected": 0, "rejects": {}} for n in order}
+    for (name, kind, reason), c in rows:
+        entry = out[name]
+        if kind == "reject":
+            entry["rejects"][reason] = entry["rejects"].get(reason, 0) + c
+            entry["rejected"] += c
+        else:
+            entry[kind] += c
+    for entry in out.values():
+        entry["rejects"] = dict(sorted(entry["rejects"].items()))
+    return out
+
+
+def check_count_law(counts: dict[str, Any], where: str) -> None:
+    for name, c in counts.items():
+        if c["in"] != c["out"] + c["rejected"]:
+            raise CountLawError(
+                f"{where}: count law broken in {name}: in={c['in']} out={c['out']} rejected={c['rejected']}"
+            )
+
+
+def _write_json(path: str, value: Any) -> None:
+    files.write_atomic(path, json.dumps(value, indent=2, sort_keys=True).encode())
+
+
+def run_step(
+    name: str,
+    key: str,
+    final: str,
+    build: Callable[[beam.Pipeline], StepGraph],
+    beam_args: list[str],
+    num_shards: int,
+    info: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[str, dict[str, Any]]:
+    """Run (or reuse) a step whose output goes to ``final``; returns (final, manifest).
+
+    ``final`` is normally ``step_dir(cache_dir, name, key)``; a manifest there with the same
+    key means the step already completed and is reused.
+    """
+    manifest = load_manifest(final)
+    if manifest is not None and manifest.get("key") == key:
+        log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')})")
+        manifest["reused"] = True
+        return final, manifest
+
+    local = "://" not in final
+    work = f"{final}.tmp-{uuid.uuid4().hex[:8]}" if local else final
+    files.makedirs(work)
+    log(f"[{name}] running → {final}")
+    t0 = time.time()
+    options = PipelineOptions(beam_args)
+    with beam.Pipeline(options=options) as p:
+        graph = build(p)
+        graph.docs | "WriteDocs" >> WriteShards(FileSystems.join(work, "docs"), num_shards)
+        graph.rejects | "WriteRejects" >> WriteShards(FileSystems.join(work, "rejects"), num_shards, REJECT_SCHEMA)
+        events = [pc for c in graph.counted for pc in _count_events(c)]
+        order = [c.name for c in graph.counted]
+        counts_path = FileSystems.join(work, "_counts.json")
+        (
+            events
+            | "AllEvents" >> beam.Flatten()
+            | "Sum" >> beam.CombinePerKey(sum)
+            | "ToList" >> beam.combiners.ToList()
+            | "WriteCounts" >> beam.Map(lambda rows: _write_json(counts_path, _gather_counts(rows, order)))
+        )
+        for sname, spc in graph.stats.items():
+            spath = FileSystems.join(work, f"_stats_{sname}.json")
+            spc | f"Stat{sname}" >> beam.combiners.ToList() | f"WriteStat{sname}" >> beam.Map(
+                lambda v, path=spath: _write_json(path, v[0] if len(v) == 1 else v)
+            )
+    wall = time.time() - t0
+    for sub in ("docs", "rejects"):
+        spool = FileSystems.join(work, sub, "_spool")
+        if FileSystems.exists(spool):
+            FileSystems.delete([spool])
+    counts = json.loads(files.read_bytes(FileSystems.join(work, "_counts.json")))
+    check_count_law(counts, f"step {name}")
+    stats = {}
+    for sname in graph.stats:
+        spath = FileSystems.join(work, f"_stats_{sname}.json")
+        stats[sname] = json.loads(files.read_bytes(spath)) if FileSystems.exists(spath) else None
+    manifest = {
+        "step": name,
+        "key": key,
+        "curate_version": curate.__version__,
+        "counts": counts,
+        "stats": stats,
+        "wall_s": round(wall, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "info": info or {},
+    }
+    _write_json(FileSystems.join(work, MANIFEST), manifest)
+    if local:
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(work, final)
+    _sweep_stale(final)
+    log(f"[{name}] done in {wall:.1f}s: " + ", ".join(f"{n} {c['in']}→{c['out']}" for n, c in counts.items()))
+    manifest["reused"] = False
+    return final, manifest
+
+
+def _sweep_stale(final: str) -> None:
+    """Remove temporary directories left next to ``final`` by killed runs (local paths only)."""
+    parent, base = os.path.split(final.rstrip("/"))
+    if "://" in final or not os.path.isdir(parent or "."):
+        return
+    for entry in os.listdir(parent or "."):
+        if entry.startswith(f"{base}.tmp-"):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)

@@ -1,0 +1,126 @@
+"""The steps of the chain as step builders: what each reads, which transforms it applies.
+
+Each ``*_step`` function computes the step's cache key from its inputs and config, and runs
+(or reuses) it with ``run_step``. The stage graph (stages.py) and the single-step CLI
+commands (``curate extract|dedup|filter``) both call these.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from curate.config import StageConfig
+from curate.errors import InputError
+from curate.io import files
+from curate.io.readers import detect_format
+from curate.pipelines.extract import Extract
+from curate.pipelines.read import ReadSources
+from curate.pipelines.shards import ReadShards
+from curate.pipelines.step import Counted, StepGraph, run_step, step_dir, step_key
+
+Log = Callable[[str], None]
+
+
+def shard_count(cfg: StageConfig, input_bytes: int) -> int:
+    """Output shards for a step reading ``input_bytes``: deterministic for the same input."""
+    return max(cfg.num_shards, -(-input_bytes // cfg.shard_input_bytes))
+
+
+def pool_bytes(dirs: list[str]) -> int:
+    """Total size of the Parquet documents of step outputs."""
+    from curate.pipelines.shards import list_shards
+
+    paths = [p for d in dirs for p in list_shards(d)]
+    return sum(m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list) if paths else 0
+
+
+def source_items(sources: list[dict[str, Any]] | list[Any]) -> list[tuple[str, str, str, int]]:
+    """Expand configured sources into (source, path, format, size) work items, sorted."""
+    items = []
+    for src in sources:
+        s = src if isinstance(src, dict) else src.model_dump()
+        for path, size in files.expand(s["paths"]):
+            fmt = s.get("format", "auto")
+            if fmt == "auto" and detect_format(path) is None:
+                continue  # e.g. a README next to the pages; listed in the manifest's skipped files
+            items.append((s["name"], path, fmt, size))
+    return sorted(items)
+
+
+def extract_step(cfg: StageConfig, items: list[tuple[str, str, str, int]], out: str | None,
+                 cache_dir: str, beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+    """read → extract over raw input files; output: Documents with Markdown text."""
+    fingerprints = [(s, p, f, files.fingerprint(p, n)) for s, p, f, n in items]
+    key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(), fingerprints)
+    work = [(s, p, f) for s, p, f, _ in items]
+
+    def build(p: beam.Pipeline) -> StepGraph:
+        read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
+        ext = read["records"] | "Extract" >> Extract(cfg.extract)
+        rejects = (read["rejects"], ext["rejects"]) | "AllRejects" >> beam.Flatten()
+        return StepGraph(
+            counted=[
+                Counted("read", read["seen"], read["records"], read["rejects"]),
+                Counted("extract", read["records"], ext["docs"], ext["rejects"]),
+            ],
+            docs=ext["docs"],
+            rejects=rejects,
+            stats=ext["stats"],
+        )
+
+    info = {"files": len(items), "input_bytes": sum(n for *_, n in items)}
+    return run_step("extract", key, out or step_dir(cache_dir, "extract", key), build, beam_args,
+                    shard_count(cfg, info["input_bytes"]), info=info, log=log)
+
+
+def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list[str], input_keys: list[str],
+               cfg: StageConfig, out: str | None, cache_dir: str, beam_args: list[str], log: Log) -> tuple[str, dict]:
+    """A step that reads Document pools (Parquet shards) and applies one transform."""
+    key = step_key(name, section.model_dump(), input_keys)
+    dirs = [files.join(d, "docs") for d in inputs]
+
+    def build(p: beam.Pipeline) -> StepGraph:
+        docs = p | "ReadPool" >> ReadShards(dirs)
+        res = docs | name.capitalize() >> transform
+        return StepGraph(
+            counted=[Counted(name, docs, res["docs"], res["rejects"])],
+            docs=res["docs"],
+            rejects=res["rejects"],
+            stats=res.get("stats", {}),
+        )
+
+    nbytes = pool_bytes(dirs)
+    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, shard_count(cfg, nbytes),
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log)
+
+
+def dedup_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,
+               beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+    """Exact, then MinHash near-duplicate removal, global over all inputs."""
+    from curate.pipelines.dedup import Deduplicate
+
+    return _pool_step("dedup", Deduplicate(cfg.dedup), cfg.dedup, inputs, input_keys, cfg, out, cache_dir, beam_args, log)
+
+
+def filter_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,
+                beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+    """Rules, language id, quality classifiers and the domain label."""
+    from curate.pipelines.filter import Filter
+
+    return _pool_step("filter", Filter(cfg.filter), cfg.filter, inputs, input_keys, cfg, out, cache_dir, beam_args, log)
+
+
+def pool_keys(dirs: list[str]) -> list[str]:
+    """Cache keys of existing pools (from their manifests), so a downstream key follows its inputs."""
+    from curate.pipelines.step import load_manifest
+
+    keys = []
+    for d in dirs:
+        m = load_manifest(d)
+        if m is None:
+            raise InputError(f"not a completed step output (no manifest.json): {d}")
+        keys.append(m["key"])
+    return keys

@@ -1,0 +1,80 @@
+"""The step runner: count law, rejects with reasons, atomic commit, reuse, runner equivalence."""
+
+import json
+import os
+
+import pytest
+
+from curate.config import default_config
+from curate.pipelines import steps
+from curate.pipelines.shards import list_shards, read_shard
+from curate.pipelines.step import CountLawError, check_count_law, load_manifest
+from curate.sample.generate import sample_sources
+
+MP = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+def _docs(d):
+    return sorted((r["id"], r["text"]) for p in list_shards(os.path.join(d, "docs")) for r in read_shard(p))
+
+
+def _extract(sample_dir, out, beam_args=(), extra_paths=()):
+    cfg = default_config("stage2")
+    srcs = sample_sources(str(sample_dir))
+    srcs.append({"name": "bad", "paths": list(extra_paths), "format": "auto"}) if extra_paths else None
+    return steps.extract_step(cfg, steps.source_items(srcs), str(out), str(out), list(beam_args), log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "empty.html").write_bytes(b"")
+    (d / "latin1.html").write_bytes(
+        ("<html><head><meta charset='iso-8859-1'><title>Caf\xe9</title></head><body><article><p>"
+         + "Le caf\xe9 du coin sert un excellent petit d\xe9jeuner tous les matins. " * 8
+         + "</p></article></body></html>").encode("latin-1"))
+    (d / "broken.jsonl").write_bytes(b'{"text": "' + b"word " * 60 + b'"}\n{oops\n')
+    (d / "cut.warc.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    return [str(d / n) for n in ("empty.html", "latin1.html", "broken.jsonl", "cut.warc.gz")]
+
+
+def test_extract_step_count_law_and_rejects(sample_dir, tmp_path, bad_inputs):
+    out, m = _extract(sample_dir, tmp_path / "ex", extra_paths=bad_inputs)
+    counts = m["counts"]
+    for name in ("read", "extract"):
+        c = counts[name]
+        assert c["in"] == c["out"] + sum(c["rejects"].values()) and c["in"] > 0
+    assert counts["read"]["out"] == counts["extract"]["in"]
+    reasons = counts["read"]["rejects"]
+    assert reasons.get("read:empty") == 1 and reasons.get("read:jsonl:bad_json") == 1
+    assert any(r.startswith(("read:truncated", "read:warc", "error:read")) for r in reasons)
+    rejects = [r for p in list_shards(os.path.join(out, "rejects")) for r in read_shard(p)]
+    assert len(rejects) == counts["read"]["rejected"] + counts["extract"]["rejected"]
+    assert all(r["reason"] and r["step"] in ("read", "extract") for r in rejects)
+    docs = _docs(out)
+    assert len(docs) == counts["extract"]["out"]
+    assert any("café" in t for _, t in docs)  # latin-1 page decoded, kept beside the bad files
+
+
+def test_reuse_and_partial_output_not_trusted(sample_dir, tmp_path):
+    out = tmp_path / "ex"
+    _, m1 = _extract(sample_dir, out)
+    _, m2 = _extract(sample_dir, out)
+    assert m2["reused"] and not m1["reused"]
+    os.remove(out / "manifest.json")  # as if killed before the commit
+    assert load_manifest(str(out)) is None
+    _, m3 = _extract(sample_dir, out)
+    assert not m3["reused"] and m3["counts"] == m1["counts"]
+
+
+def test_multiprocessing_gives_same_documents_and_bytes(sample_dir, tmp_path):
+    a, _ = _extract(sample_dir, tmp_path / "a")
+    b, _ = _extract(sample_dir, tmp_path / "b", MP)
+    assert _docs(a) == _docs(b)
+    for name in sorted(os.listdir(os.path.join(a, "docs"))):
+        assert open(os.path.join(a, "docs", name), "rb").read() == open(os.path.join(b, "docs", name), "rb").read()
+
+
+def test_count_law_check_fails_loudly():
+    with pytest.raises(CountLawError, match="dedup"):
+        check_count_law({"dedup": {"in": 5, "out": 3, "rejected": 1, "rejects": {"dedup:exact": 1}}}, "step dedup")

@@ -1,0 +1,1 @@
+"""Deduplication: exact hashes, MinHash signatures, LSH bands, connected components."""

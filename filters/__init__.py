@@ -1,0 +1,1 @@
+"""Quality and domain filtering: heuristic rules, language id, fastText and small-LM classifiers."""

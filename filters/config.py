@@ -1,0 +1,113 @@
+"""Configuration of the filter step (the `filter:` section of a stage YAML).
+
+Every rule threshold can be set to ``null`` to switch that one rule off; each rule group has
+``enabled``. Classifiers run only when their model path is set; they drop documents only when
+their ``min_score`` is set (otherwise they just write ``scores``).
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from curate.configbase import Section
+
+
+class GopherQualityConfig(Section):
+    enabled: bool = Field(True, description="Apply the Gopher quality rules (filter:gopher:*).")
+    min_mean_word_length: float | None = Field(3.0, description="Mean prose word length below this → filter:gopher:mean_word_length.")
+    max_mean_word_length: float | None = Field(10.0, description="Mean prose word length above this → filter:gopher:mean_word_length.")
+    max_symbol_word_ratio: float | None = Field(
+        0.1, description="('#' + ellipses) per prose word above this → filter:gopher:symbol_ratio. Math and code are "
+        "not prose, and Markdown heading marks are not symbols.")
+    max_bullet_lines_ratio: float | None = Field(0.9, description="Share of prose lines starting with a bullet above this → filter:gopher:bullet_lines.")
+    max_ellipsis_lines_ratio: float | None = Field(0.3, description="Share of prose lines ending in an ellipsis above this → filter:gopher:ellipsis_lines.")
+    min_alpha_words_ratio: float | None = Field(0.8, description="Share of prose words with a letter below this → filter:gopher:alpha_words (a formula counts as one word with letters).")
+    min_stop_words: int | None = Field(2, description="Fewer English stop words (the, be, to, of, and, that, have, with) in the prose → filter:gopher:stop_words.")
+
+
+class GopherRepetitionConfig(Section):
+    enabled: bool = Field(True, description="Apply the Gopher repetition rules (filter:gopher_rep:*) to the prose (code is exempt).")
+    max_dup_line_frac: float | None = Field(0.3, description="Share of prose lines that are duplicates → filter:gopher_rep:dup_lines.")
+    max_dup_para_frac: float | None = Field(0.3, description="Share of paragraphs that are duplicates → filter:gopher_rep:dup_paragraphs.")
+    max_dup_line_char_frac: float | None = Field(0.2, description="Share of prose characters in duplicate lines → filter:gopher_rep:dup_line_chars.")
+    max_dup_para_char_frac: float | None = Field(0.2, description="Share of characters in duplicate paragraphs → filter:gopher_rep:dup_para_chars.")
+    top_ngram_max_frac: dict[int, float] = Field(
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16},
+        description="n → most share of characters covered by the single most frequent n-gram → filter:gopher_rep:top_<n>gram.")
+    dup_ngram_max_frac: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+        description="n → most share of characters covered by repeated n-grams → filter:gopher_rep:dup_<n>gram.")
+
+
+class C4Config(Section):
+    enabled: bool = Field(True, description="Apply the C4 rules (filter:c4:*), document-level.")
+    min_sentences: int | None = Field(3, description="Fewer prose sentences → filter:c4:min_sentences.")
+    max_word_length: int | None = Field(1000, description="A prose word longer than this → filter:c4:word_length.")
+    lorem_ipsum: bool = Field(True, description="Prose containing 'lorem ipsum' → filter:c4:lorem_ipsum.")
+    curly_bracket: bool = Field(True, description="A '{' in the prose (outside math and code) → filter:c4:curly_bracket.")
+    max_javascript_lines_ratio: float | None = Field(0.1, description="Share of prose lines mentioning 'javascript' → filter:c4:javascript.")
+    max_policy_lines_ratio: float | None = Field(0.1, description="Share of prose lines that are cookie/terms/privacy notices → filter:c4:policy.")
+
+
+class FineWebConfig(Section):
+    enabled: bool = Field(True, description="Apply FineWeb's extra rules (filter:fineweb:*).")
+    min_line_punct_ratio: float | None = Field(0.12, description="Share of prose lines ending in terminal punctuation below this → filter:fineweb:line_punct.")
+    max_short_line_ratio: float | None = Field(0.67, description="Share of prose lines shorter than 30 characters above this → filter:fineweb:short_lines.")
+    max_char_dup_ratio: float | None = Field(0.01, description="Share of prose characters in repeated lines above this → filter:fineweb:char_dup.")
+    max_newline_word_ratio: float | None = Field(0.3, description="Prose lines per prose word above this → filter:fineweb:list_ratio.")
+
+
+class FastTextQualityConfig(Section):
+    model: str | None = Field(None, description="fastText quality model (.bin/.ftz from `curate classifier train --kind fasttext`); None: not run.")
+    min_score: float | None = Field(None, ge=0, le=1, description="Drop documents whose scores.fasttext_quality (P(high quality)) is below this → filter:fasttext_quality; None: score only.")
+
+
+class LMQualityConfig(Section):
+    model: str | None = Field(None, description="Small-LM quality model directory (from `curate classifier train --kind lm`); None: not run.")
+    min_score: float | None = Field(None, ge=0, le=5, description="Drop documents whose scores.lm_quality (0–5) is below this → filter:lm_quality; None: score only. FineWeb-Edu used 3.")
+    batch_size: int = Field(32, ge=1, description="Documents per encoder forward pass.")
+    max_length: int = Field(512, ge=8, description="Tokens of each document the encoder reads (the start of the document).")
+    device: str = Field("auto", description="torch device; `auto` uses CUDA when present, else CPU.")
+
+
+class DomainConfig(Section):
+    code_min_frac: float = Field(0.2, ge=0, le=1, description="Signal classifier: documents with at least this share of non-space characters in code are `code`.")
+    code_min_frac_with_block: float = Field(
+        0.1, ge=0, le=1, description="Signal classifier: a document with a fenced code block needs only this share of code to be `code`.")
+    math_min_frac: float = Field(0.03, ge=0, le=1, description="Signal classifier: at least this share of characters in math spans (and math_min_spans spans) is `math`.")
+    math_min_spans: int = Field(3, ge=1, description="Signal classifier: fewest math spans for `math`.")
+    model: str | None = Field(None, description="Optional fastText domain model (labels __label__math/code/general/…, from `curate classifier train --kind fasttext --labels`); used when its top probability ≥ min_prob, else the signal classifier decides.")
+    min_prob: float = Field(0.5, ge=0, le=1, description="Least probability at which the fastText domain model's label is taken.")
+
+
+class FilterConfig(Section):
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Keep documents whose language is one of these (ISO 639-1); empty list keeps all.",
+    )
+    min_lang_score: float = Field(0.5, ge=0, le=1, description="Minimum language-id confidence.")
+    lang_model: str = Field(
+        "py3langid",
+        description="Language-id model: `py3langid` (ships with the py3langid package, 97 languages), or the path of a "
+        "fastText language-id model (lid.176.bin / lid.176.ftz, 176 languages, faster).",
+    )
+    lang_max_chars: int = Field(2000, ge=100, description="Language id reads this many characters of prose (math and code removed).")
+    lang_min_chars: int = Field(
+        20, ge=0, description="With fewer prose letters the language is `und`; such a document passes the language "
+        "filter only when its domain is code or math (else filter:lang).")
+    min_words: int = Field(50, ge=0, description="Gopher: fewer words than this is rejected (filter:gopher:word_count). A formula counts as one word, code tokens count.")
+    max_words: int = Field(100_000, gt=0, description="Gopher: more words than this is rejected.")
+    code_exempt_frac: float = Field(
+        0.3, ge=0, le=1, description="Documents with at least this share of characters in code skip the prose-only rules "
+        "(stop words, mean word length, min sentences, line punctuation, short lines, lines per word).")
+    gopher: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
+    gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
+    c4: C4Config = Field(default_factory=C4Config)
+    fineweb: FineWebConfig = Field(default_factory=FineWebConfig)
+    fasttext: FastTextQualityConfig = Field(default_factory=FastTextQualityConfig)
+    lm: LMQualityConfig = Field(default_factory=LMQualityConfig)
+    domain: DomainConfig = Field(default_factory=DomainConfig)
+    keep_domains: list[str] = Field(default_factory=list, description="Keep only these domains (filter:domain otherwise); empty keeps all.")
+    batch_size: int = Field(64, ge=1, description="Documents per filter batch in the pipeline (classifiers score a batch at once).")
+    mode: Literal["filter", "score"] = Field(
+        "filter", description="`filter` drops documents that fail; `score` only writes lang, domain and scores and keeps all.")

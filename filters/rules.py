@@ -1,0 +1,328 @@
+"""Heuristic quality rules: Gopher quality and repetition, C4, FineWeb's extra rules.
+
+Each rule is a small named function over a ``Parsed`` document (filters/text.py) and the
+``FilterConfig``; it returns ``None`` when the document passes, or a detail string such as
+``"words=12 < 50"``. ``check_rules`` runs them in order and raises ``Reject`` with the rule's
+reason (``filter:<group>:<rule>``) at the first failure.
+
+Math and code: rules read the *prose* (inline formulas are one placeholder word, display math
+and code are removed), so a LaTeX-dense page does not fail the symbol/alpha-word rules and
+code does not fail repetition or curly-bracket rules; documents that are mostly code
+(``code_exempt_frac``) also skip the rules that need running prose (stop words, word length,
+sentences, line punctuation, short lines, lines per word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Callable
+
+from curate.errors import Reject
+from curate.filters.config import FilterConfig
+from curate.filters.text import Parsed, paragraphs
+
+STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
+BULLETS = ("•", "●", "○", "▪", "◦", "‣", "⁃", "- ", "* ", "+ ", "– ")
+TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", "…", ")")
+_SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)")
+_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies", "cookie settings")
+_WORD_STRIP = re.compile(r"^\W+|\W+$")
+_LATEX_CMD_ARG = re.compile(r"\\[A-Za-z]+\*?\{[^{}\n]*\}")  # \ref{x}, \cite{y}: LaTeX markup, not script
+_JS_NOTICE = re.compile(r"javascript.{0,80}\b(enable|disabled|turn(ed)? on|browser|requires?|support)|"
+                        r"\b(enable|disabled|turn on|requires?|support)\b.{0,80}javascript")
+
+Rule = Callable[[Parsed, FilterConfig], "str | None"]
+
+
+def _words_lower(p: Parsed) -> list[str]:
+    if "words_lower" not in p.extra:
+        p.extra["words_lower"] = [w for w in (_WORD_STRIP.sub("", x).lower() for x in p.prose_words) if w]
+    return p.extra["words_lower"]
+
+
+def _code_exempt(p: Parsed, cfg: FilterConfig) -> bool:
+    return p.code_frac >= cfg.code_exempt_frac
+
+
+# -- Gopher quality ---------------------------------------------------------------------------
+def word_count(p: Parsed, cfg: FilterConfig) -> str | None:
+    n = p.n_words
+    if n < cfg.min_words:
+        return f"words={n} < {cfg.min_words}"
+    if n > cfg.max_words:
+        return f"words={n} > {cfg.max_words}"
+    return None
+
+
+def mean_word_length(p: Parsed, cfg: FilterConfig) -> str | None:
+    g = cfg.gopher
+    words = _words_lower(p)
+    if _code_exempt(p, cfg) or len(words) < 10:
+        return None
+    mean = sum(len(w) for w in words) / len(words)
+    if g.min_mean_word_length is not None and mean < g.min_mean_word_length:
+        return f"mean_word_length={mean:.2f} < {g.min_mean_word_length}"
+    if g.max_mean_word_length is not None and mean > g.max_mean_word_length:
+        return f"mean_word_length={mean:.2f} > {g.max_mean_word_length}"
+    return None
+
+
+def symbol_ratio(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.gopher.max_symbol_word_ratio
+    if limit is None or not p.prose_words:
+        return None
+    n = p.prose.count("#") + p.prose.count("...") + p.prose.count("…")
+    r = n / len(p.prose_words)
+    return f"symbols/words={r:.3f} > {limit}" if r > limit else None
+
+
+def bullet_lines(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.gopher.max_bullet_lines_ratio
+    if limit is None or not p.prose_lines:
+        return None
+    r = sum(ln.startswith(BULLETS) for ln in p.prose_lines) / len(p.prose_lines)
+    return f"bullet_lines={r:.3f} > {limit}" if r > limit else None
+
+
+def ellipsis_lines(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.gopher.max_ellipsis_lines_ratio
+    if limit is None or not p.prose_lines:
+        return None
+    r = sum(ln.endswith(("...", "…")) for ln in p.prose_lines) / len(p.prose_lines)
+    return f"ellipsis_lines={r:.3f} > {limit}" if r > limit else None
+
+
+def alpha_words(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.gopher.min_alpha_words_ratio
+    if limit is None or not p.prose_words:
+        return None
+    r = sum(any(c.isalpha() for c in w) for w in p.prose_words) / len(p.prose_words)
+    return f"alpha_words={r:.3f} < {limit}" if r < limit else None
+
+
+def stop_words(p: Parsed, cfg: FilterConfig) -> str | None:
+    need = cfg.gopher.min_stop_words
+    if need is None or _code_exempt(p, cfg):
+        return None
+    n = sum(w in STOP_WORDS for w in _words_lower(p))
+    return f"stop_words={n} < {need}" if n < need else None
+
+
+# -- Gopher repetition -----------------------------------------------------------------------
+def _dups(items: list[str]) -> tuple[int, int]:
+    """(number of items that repeat an earlier one, characters in them)."""
+    seen: set[str] = set()
+    n = chars = 0
+    for x in items:
+        if x in seen:
+            n += 1
+            chars += len(x)
+        else:
+            seen.add(x)
+    return n, chars
+
+
+def dup_lines(p: Parsed, cfg: FilterConfig) -> str | None:
+    r = cfg.gopher_repetition
+    lines = p.prose_lines
+    if not lines:
+        return None
+    n, chars = _dups(lines)
+    total = sum(len(x) for x in lines)
+    if r.max_dup_line_frac is not None and n / len(lines) > r.max_dup_line_frac:
+        return f"dup_lines={n / len(lines):.3f} > {r.max_dup_line_frac}"
+    if r.max_dup_line_char_frac is not None and total and chars / total > r.max_dup_line_char_frac:
+        return f"dup_line_chars={chars / total:.3f} > {r.max_dup_line_char_frac}"
+    return None
+
+
+def dup_paragraphs(p: Parsed, cfg: FilterConfig) -> str | None:
+    r = cfg.gopher_repetition
+    paras = paragraphs(p.prose)
+    if not paras:
+        return None
+    n, chars = _dups(paras)
+    total = sum(len(x) for x in paras)
+    if r.max_dup_para_frac is not None and n / len(paras) > r.max_dup_para_frac:
+        return f"dup_paragraphs={n / len(paras):.3f} > {r.max_dup_para_frac}"
+    if r.max_dup_para_char_frac is not None and total and chars / total > r.max_dup_para_char_frac:
+        return f"dup_para_chars={chars / total:.3f} > {r.max_dup_para_char_frac}"
+    return None
+
+
+def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
+    words = _words_lower(p)
+    total = sum(len(w) for w in words)
+    if not total:
+        return None
+    for n, limit in sorted(cfg.gopher_repetition.top_ngram_max_frac.items()):
+        if len(words) < n:
+            continue
+        grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+        gram, count = grams.most_common(1)[0]
+        if count < 2:
+            continue
+        frac = sum(len(w) for w in gram) * count / total
+        if frac > limit:
+            return f"top_{n}gram={frac:.3f} > {limit} ({' '.join(gram)!r} x{count})"
+    return None
+
+
+def dup_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
+    words = _words_lower(p)
+    total = sum(len(w) for w in words)
+    if not total:
+        return None
+    for n, limit in sorted(cfg.gopher_repetition.dup_ngram_max_frac.items()):
+        if len(words) < n:
+            continue
+        seen: set[tuple[str, ...]] = set()
+        covered = [False] * len(words)
+        for i in range(len(words) - n + 1):
+            g = tuple(words[i:i + n])
+            if g in seen:
+                for j in range(i, i + n):
+                    covered[j] = True
+            else:
+                seen.add(g)
+        frac = sum(len(w) for w, c in zip(words, covered) if c) / total
+        if frac > limit:
+            return f"dup_{n}gram={frac:.3f} > {limit}"
+    return None
+
+
+# -- C4 ----------------------------------------------------------------------------------------
+def min_sentences(p: Parsed, cfg: FilterConfig) -> str | None:
+    need = cfg.c4.min_sentences
+    if need is None or _code_exempt(p, cfg):
+        return None
+    n = len(_SENTENCE_END.findall(p.prose))
+    return f"sentences={n} < {need}" if n < need else None
+
+
+def word_length(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.c4.max_word_length
+    if limit is None or not p.prose_words:
+        return None
+    longest = max(len(w) for w in p.prose_words)
+    return f"longest_word={longest} > {limit}" if longest > limit else None
+
+
+def lorem_ipsum(p: Parsed, cfg: FilterConfig) -> str | None:
+    return "contains 'lorem ipsum'" if cfg.c4.lorem_ipsum and "lorem ipsum" in p.prose.lower() else None
+
+
+def curly_bracket(p: Parsed, cfg: FilterConfig) -> str | None:
+    if not cfg.c4.curly_bracket:
+        return None
+    prose = _LATEX_CMD_ARG.sub(" ", p.prose)
+    i = prose.find("{")
+    return f"'{{' in prose at {i}: {prose[max(0, i - 20):i + 20]!r}" if i >= 0 else None
+
+
+def _line_ratio(p: Parsed, pred: Callable[[str], bool]) -> float:
+    return sum(pred(ln.lower()) for ln in p.prose_lines) / len(p.prose_lines) if p.prose_lines else 0.0
+
+
+def javascript(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.c4.max_javascript_lines_ratio
+    if limit is None:
+        return None
+    r = _line_ratio(p, lambda ln: "javascript" in ln and _JS_NOTICE.search(ln) is not None)
+    return f"javascript_lines={r:.3f} > {limit}" if r > limit else None
+
+
+def policy(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.c4.max_policy_lines_ratio
+    if limit is None:
+        return None
+    r = _line_ratio(p, lambda ln: any(k in ln for k in _POLICY))
+    return f"policy_lines={r:.3f} > {limit}" if r > limit else None
+
+
+# -- FineWeb -----------------------------------------------------------------------------------
+def line_punct(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.fineweb.min_line_punct_ratio
+    if limit is None or not p.prose_lines or _code_exempt(p, cfg):
+        return None
+    r = sum(ln.endswith(TERMINAL) for ln in p.prose_lines) / len(p.prose_lines)
+    return f"line_punct={r:.3f} < {limit}" if r < limit else None
+
+
+def short_lines(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.fineweb.max_short_line_ratio
+    if limit is None or not p.prose_lines or _code_exempt(p, cfg):
+        return None
+    r = sum(len(ln) < 30 for ln in p.prose_lines) / len(p.prose_lines)
+    return f"short_lines={r:.3f} > {limit}" if r > limit else None
+
+
+def char_dup(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.fineweb.max_char_dup_ratio
+    if limit is None or not p.prose_lines:
+        return None
+    _, chars = _dups(p.prose_lines)
+    total = sum(len(x) for x in p.prose_lines)
+    r = chars / total if total else 0.0
+    return f"char_dup={r:.3f} > {limit}" if r > limit else None
+
+
+def list_ratio(p: Parsed, cfg: FilterConfig) -> str | None:
+    limit = cfg.fineweb.max_newline_word_ratio
+    if limit is None or not p.prose_words or _code_exempt(p, cfg):
+        return None
+    r = len(p.prose_lines) / len(p.prose_words)
+    return f"lines/words={r:.3f} > {limit}" if r > limit else None
+
+
+# (group, name, function, config section that enables the group or None)
+RULES: list[tuple[str, str, Rule, str | None]] = [
+    ("gopher", "word_count", word_count, None),
+    ("gopher_rep", "dup_lines", dup_lines, "gopher_repetition"),
+    ("gopher_rep", "dup_paragraphs", dup_paragraphs, "gopher_repetition"),
+    ("gopher_rep", "top_ngram", top_ngram, "gopher_repetition"),
+    ("gopher_rep", "dup_ngram", dup_ngram, "gopher_repetition"),
+    ("gopher", "mean_word_length", mean_word_length, "gopher"),
+    ("gopher", "symbol_ratio", symbol_ratio, "gopher"),
+    ("gopher", "bullet_lines", bullet_lines, "gopher"),
+    ("gopher", "ellipsis_lines", ellipsis_lines, "gopher"),
+    ("gopher", "alpha_words", alpha_words, "gopher"),
+    ("gopher", "stop_words", stop_words, "gopher"),
+    ("c4", "lorem_ipsum", lorem_ipsum, "c4"),
+    ("c4", "curly_bracket", curly_bracket, "c4"),
+    ("c4", "word_length", word_length, "c4"),
+    ("c4", "min_sentences", min_sentences, "c4"),
+    ("c4", "javascript", javascript, "c4"),
+    ("c4", "policy", policy, "c4"),
+    ("fineweb", "line_punct", line_punct, "fineweb"),
+    ("fineweb", "short_lines", short_lines, "fineweb"),
+    ("fineweb", "char_dup", char_dup, "fineweb"),
+    ("fineweb", "list_ratio", list_ratio, "fineweb"),
+]
+
+# Rules whose detail names a more specific sub-rule (dup_lines may fail on line chars, etc.).
+_SUB = re.compile(r"^(\w+)=")
+
+
+def rule_failures(p: Parsed, cfg: FilterConfig, first_only: bool = False) -> list[tuple[str, str]]:
+    """(reason, detail) of every rule ``p`` fails, in order (just the first with first_only)."""
+    out = []
+    for group, name, fn, section in RULES:
+        if section is not None and not getattr(cfg, section).enabled:
+            continue
+        detail = fn(p, cfg)
+        if detail is not None:
+            m = _SUB.match(detail)
+            sub = m.group(1) if m and group == "gopher_rep" else name
+            out.append((f"filter:{group}:{sub}", detail))
+            if first_only:
+                break
+    return out
+
+
+def check_rules(p: Parsed, cfg: FilterConfig) -> None:
+    """Raise ``Reject(filter:<group>:<rule>, detail)`` at the first rule ``p`` fails."""
+    fails = rule_failures(p, cfg, first_only=True)
+    if fails:
+        raise Reject(*fails[0])

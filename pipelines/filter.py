@@ -1,0 +1,133 @@
+"""Filter: Documents → kept Documents (lang, domain, scores filled) and rejects naming the rule.
+
+    docs ─ BatchElements(≤ batch_size) ─ ParDo(DocumentFilter per worker) ─┬─ docs
+                                                                          └─ rejects (filter:<rule>, detail with the score)
+
+Models (language id, fastText, the LM encoder) load once per worker in ``setup``; a model
+path on a remote filesystem (gs://, s3://) is first copied to a local temporary directory.
+Documents go through in batches so the classifiers score many at once (the LM on GPU when
+present). An unexpected error in a batch rejects its documents as ``error:filter:<Type>``
+instead of stopping the worker. ``Score`` is the same transform in score-only mode.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from curate.filters.config import FilterConfig
+from curate.schema import make_reject
+
+STEP = "filter"
+
+
+def _localize(path: str | None) -> str | None:
+    """A local copy of a remote model file or directory (local paths are returned unchanged)."""
+    if not path or "://" not in path:
+        return path
+    base = path.rstrip("/")
+    root = os.path.join(tempfile.mkdtemp(prefix="curate-model-"), base.rsplit("/", 1)[-1])
+    for res in FileSystems.match([base, base + "/**"]):
+        for m in res.metadata_list:
+            dst = root if m.path == base else os.path.join(root, m.path[len(base) + 1:])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with FileSystems.open(m.path) as src, open(dst, "wb") as out:
+                out.write(src.read())
+    return root
+
+
+class _FilterBatchFn(beam.DoFn):
+    def __init__(self, cfg: FilterConfig):
+        self.cfg = cfg
+        self.filter = None
+
+    def setup(self):
+        from curate.filters.apply import DocumentFilter
+
+        c = self.cfg
+        local = c.model_copy(update={
+            "lang_model": c.lang_model if c.lang_model == "py3langid" else _localize(c.lang_model),
+            "fasttext": c.fasttext.model_copy(update={"model": _localize(c.fasttext.model)}),
+            "lm": c.lm.model_copy(update={"model": _localize(c.lm.model)}),
+            "domain": c.domain.model_copy(update={"model": _localize(c.domain.model)}),
+        })
+        self.filter = DocumentFilter(local)
+
+    def process(self, batch):
+        try:
+            results = self.filter.apply(list(batch))
+        except Exception as e:  # noqa: BLE001 - one bad batch must not take the worker down
+            if len(batch) > 1:  # find the culprit: retry one by one
+                for doc in batch:
+                    yield from self.process([doc])
+                return
+            for doc in batch:
+                yield beam.pvalue.TaggedOutput(
+                    "rejects", make_reject(doc, STEP, f"error:filter:{type(e).__name__}", str(e)[:500]))
+            return
+        for kind, val in results:
+            if kind == "doc":
+                yield val
+            else:
+                reason, detail, doc = val
+                yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, reason, detail))
+
+
+class _CountDict(beam.CombineFn):
+    """Counts of string values → one small dict (for the step manifest)."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, value):
+        key = str(value)
+        acc[key] = acc.get(key, 0) + 1
+        return acc
+
+    def merge_accumulators(self, accs):
+        out: dict = {}
+        for a in accs:
+            for k, v in a.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    def extract_output(self, acc):
+        return dict(sorted(acc.items()))
+
+
+def _domain(d):
+    return d.get("domain") or "general"
+
+
+def _lang(d):
+    return d.get("lang") or "und"
+
+
+class Filter(beam.PTransform):
+    """PCollection of Documents → dict(docs, rejects, stats={domains, langs}) under ``FilterConfig``."""
+
+    def __init__(self, cfg: FilterConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, docs):
+        out = (
+            docs
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.cfg.batch_size)
+            | "FilterBatch" >> beam.ParDo(_FilterBatchFn(self.cfg)).with_outputs("rejects", main="docs")
+        )
+        stats = {
+            "domains": out.docs | "Domains" >> beam.Map(_domain) | "CountDomains" >> beam.CombineGlobally(_CountDict()),
+            "langs": out.docs | "Langs" >> beam.Map(_lang) | "CountLangs" >> beam.CombineGlobally(_CountDict()),
+        }
+        return {"docs": out.docs, "rejects": out.rejects, "stats": stats}
+
+
+class Score(Filter):
+    """Like Filter, but keeps every document: only lang, domain and scores are written."""
+
+    def __init__(self, cfg: FilterConfig):
+        super().__init__(cfg.model_copy(update={"mode": "score"}))

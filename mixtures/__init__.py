@@ -1,0 +1,1 @@
+"""Stage mixtures: token-budget sampling, tokenization, Megatron .bin/.idx shards, the report."""

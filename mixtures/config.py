@@ -1,0 +1,78 @@
+"""Configuration of the mix step (the `mix:` section of a stage YAML)."""
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from curate.configbase import Section
+
+
+def _check_shares(v: dict[str, float]) -> dict[str, float]:
+    for k, s in v.items():
+        if not 0.0 <= s <= 1.0:
+            raise ValueError(f"share of {k!r} must be within [0, 1], got {s}")
+    total = sum(v.values())
+    if total > 1.0 + 1e-9:
+        raise ValueError(f"shares sum to {total:.4f} > 1")
+    return v
+
+
+class MixConfig(Section):
+    total_tokens: int = Field(1_000_000, gt=0, description="Token budget of the whole mixture (end-of-document tokens included).")
+    domain_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Target share of tokens per domain (math, code, general, …); sums to ≤ 1. "
+        "Documents without a domain count as `general`; domains not listed share the remainder.",
+    )
+    source_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Target share of tokens per source; keys are source names or shell patterns (`synth-*`). "
+        "Sums to ≤ 1; sources not matched share the remainder.",
+    )
+    pool_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Target share of tokens per pool (`web`, `synthetic`, or the step directories given to "
+        "`curate mix`); sums to ≤ 1; pools not listed share the remainder.",
+    )
+    max_epochs: float = Field(4.0, gt=0, description="Per-source upsampling cap: a document is used at most this many times (fractions allowed).")
+    source_max_epochs: dict[str, float] = Field(
+        default_factory=dict, description="Per-source overrides of max_epochs; keys are source names or shell patterns."
+    )
+    on_shortfall: Literal["redistribute", "shrink"] = Field(
+        "redistribute",
+        description="When a target cannot be met within the epoch caps: `redistribute` gives the missing tokens "
+        "to the other groups in proportion to their targets (the total budget holds); `shrink` lowers the "
+        "total budget so that every other share stays on target.",
+    )
+    min_quality: float | None = Field(None, description="Drop pool documents whose quality score is below this; None keeps all.")
+    quality_scores: list[str] = Field(
+        default_factory=lambda: ["lm_quality", "fasttext_quality"],
+        description="Score names that give a document's quality, first present wins; a document with none of "
+        "them is not filtered by min_quality.",
+    )
+    context_length: int = Field(8192, gt=0, description="Training context length the shards are meant for (written to blend.json).")
+    tokenizer: str | None = Field(
+        None,
+        description="Path of a HF tokenizers `tokenizer.json`; None uses the project's bundled byte-level BPE "
+        "tokenizer (mixtures/assets/tokenizer.json, 16,384 ids).",
+    )
+    eod_token: str | None = Field(
+        None,
+        description="End-of-document token appended to every document; None picks the first of <|endoftext|>, "
+        "</s>, <|end_of_text|>, <eos>, [SEP] that the tokenizer has.",
+    )
+    seed: int | None = Field(None, description="Sampling seed; None uses the stage's `seed`.")
+    shard_max_bytes: int = Field(1 << 30, gt=0, description="Maximum size of one .bin shard before a new one starts.")
+    batch_docs: int = Field(512, gt=0, description="Documents per tokenizer batch (encode_batch) in the tokenize step.")
+    report_samples: int = Field(3, ge=0, description="Sample documents shown per source in report.html.")
+
+    _v_domain = field_validator("domain_shares")(classmethod(lambda cls, v: _check_shares(v)))
+    _v_source = field_validator("source_shares")(classmethod(lambda cls, v: _check_shares(v)))
+    _v_pool = field_validator("pool_shares")(classmethod(lambda cls, v: _check_shares(v)))
+
+    @model_validator(mode="after")
+    def _check_epochs(self):
+        for k, e in self.source_max_epochs.items():
+            if e <= 0:
+                raise ValueError(f"source_max_epochs[{k!r}] must be > 0, got {e}")
+        return self

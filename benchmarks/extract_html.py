@@ -1,0 +1,333 @@
+"""Benchmark: curate's HTML extractor against plain `trafilatura.extract`, same pages, same run.
+
+    python benchmarks/extract_html.py [MATH_DIR] [CODE_DIR] [GENERAL_DIR] [--misses N]
+
+Defaults are the dev corpus in /work/shared/dev-corpus/{math_html,code_html,general_html}.
+Prints, for both extractors:
+  * formula retention on MATH_DIR (truth.jsonl): a formula counts when its normalized TeX
+    (whitespace, braces, `\\displaystyle` and HTML line breaks dropped) equals, or for longer
+    ones is contained in, a math span of the output (`$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]`,
+    `\\begin{env}…\\end{env}`). Truth given as MathML is turned into TeX with the project's
+    converter first; AsciiMath truth is looked for in the text as written.
+  * code-block retention on CODE_DIR (truth.jsonl): a block counts when all its non-blank
+    lines (stripped, nbsp as space) appear in order inside one fenced block of the output; a
+    truth line may match consecutive output lines glued together (whitespace ignored), since
+    truth taken from an element's text glues the lines a page lays out as one `<div>` each.
+  * token-level F1 (bag of lower-cased word tokens) of the main text on GENERAL_DIR
+    (ground-truth.json → articleBody).
+  * pages/s over all pages, and ours/trafilatura.
+Every formula and code block that we miss is printed with the element path where it stood
+in the page, marked CHROME when that path runs through navigation, sidebars, comments, etc.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# benchmarks/ holds scripts named like stdlib modules (tokenize.py): keep it off the import path
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import lxml.html  # noqa: E402
+import trafilatura  # noqa: E402
+
+from curate.errors import Reject  # noqa: E402
+from curate.extractors.config import HTMLConfig  # noqa: E402
+from curate.extractors.html import HTMLExtractor  # noqa: E402
+from curate.extractors.markup import PARSER  # noqa: E402
+from curate.extractors.mathml import mathml_to_latex  # noqa: E402
+
+CORPUS = Path("/work/shared/dev-corpus")
+_SEG = re.compile(
+    r"(?s)\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(\\begin\{([a-zA-Z*]+)\}.*?\\end\{\5\})|(?<!\\)\$(.+?)(?<!\\)\$"
+)
+_CODE_FENCE = re.compile(r"(?ms)^(`{3,})[^\n]*\n(.*?)^\1[ \t]*$")
+_NO_WS = re.compile(r"\s+")
+_CHROME = re.compile(r"nav|menu|footer|header|sidebar|comment|related|breadcrumb|widget|share|banner|toolbar", re.I)
+
+
+def plain(content: bytes, uri: str) -> str:
+    return trafilatura.extract(content, url=uri, output_format="markdown", include_tables=True,
+                               include_formatting=True) or ""
+
+
+def norm_tex(s: str) -> str:
+    s = re.sub(r"<br\s*/?>", " ", s).strip()
+    m = re.fullmatch(r"(?s)\{\\displaystyle\s*(.*)\}", s)
+    if m:
+        s = m.group(1)
+    s = re.sub(r"\\(?:displaystyle|textstyle)\b", "", s)
+    return re.sub(r"[\s{}]", "", s)
+
+
+def truth_tex(formula: str, kind: str) -> str:
+    if kind.startswith("mathml") or "mml" in kind or formula.lstrip().startswith("<math"):
+        try:
+            el = lxml.html.fragment_fromstring(formula, parser=PARSER)
+            return norm_tex(mathml_to_latex(el))
+        except Exception:  # noqa: BLE001 - a truth entry we cannot read counts as missed
+            return norm_tex(formula)
+    return norm_tex(formula)
+
+
+def segments(text: str) -> list[str]:
+    out = []
+    for m in _SEG.finditer(text):
+        body = next(g for g in (m.group(1), m.group(2), m.group(3), m.group(4), m.group(6)) if g is not None)
+        out.append(norm_tex(body))
+        envm = re.fullmatch(r"(?s)\\begin\{[a-zA-Z*]+\}(.*)\\end\{[a-zA-Z*]+\}", body.strip())
+        if envm:
+            out.append(norm_tex(envm.group(1)))
+    return out
+
+
+def formula_hits(truth: list[str], kinds: list[str], output: str) -> list[bool]:
+    segs = segments(output)
+    pool = Counter(segs)
+    flat = re.sub(r"\s+", "", output.replace("\\_", "_").replace("\\*", "*"))
+    hits = []
+    for f, kind in zip(truth, kinds):
+        if kind.startswith("asciimath"):
+            hits.append(re.sub(r"\s+", "", f) in flat)
+            continue
+        n = truth_tex(f, kind)
+        if pool.get(n, 0) > 0:
+            pool[n] -= 1
+            hits.append(True)
+        else:
+            hits.append(bool(n) and len(n) >= 6 and any(n in s for s in segs))
+    return hits
+
+
+def _lines(block: str) -> list[str]:
+    return [ln.replace("\u00a0", " ").strip() for ln in block.split("\n") if ln.replace("\u00a0", " ").strip()]
+
+
+def _in_order(want: list[str], block: list[str]) -> bool:
+    """Every wanted line appears, in order, as one line of `block` or as consecutive lines of it
+    glued (compared without whitespace): truth taken from `text_content()` glues the lines that a
+    page renders as one `<div>` each."""
+    squeezed = [_NO_WS.sub("", line) for line in block]
+    pos = 0
+    for w in want:
+        if w in block[pos:]:
+            pos = block.index(w, pos) + 1
+            continue
+        ws = _NO_WS.sub("", w)
+        found = False
+        while pos < len(block) and not found:
+            if squeezed[pos] and ws.startswith(squeezed[pos]):
+                joined, end = "", pos
+                while end < len(block) and len(joined) < len(ws):
+                    joined += squeezed[end]
+                    end += 1
+                found = joined == ws
+                if found:
+                    pos = end
+            if not found:
+                pos += 1
+        if not found:
+            return False
+    return True
+
+
+def code_hits(truth: list[str], output: str) -> list[bool]:
+    blocks = [_lines(m.group(2)) for m in _CODE_FENCE.finditer(output)]
+    hits = []
+    for t in truth:
+        want = _lines(t)
+        hits.append(bool(want) and any(_in_order(want, b) for b in blocks))
+    return hits
+
+
+def where(tree, probe: str) -> str:
+    """Element path (last 5 steps) of the first element whose text or attributes hold `probe`."""
+    probe = re.sub(r"\s+", " ", probe).strip()[:40]
+    if not probe:
+        return "?"
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        texts = [el.text or "", el.tail or ""] + [v for k, v in el.attrib.items() if k in ("alt", "alttext", "aria-label", "src", "title")]
+        if any(probe in re.sub(r"\s+", " ", t) for t in texts):
+            steps = []
+            for a in [el] + list(el.iterancestors()):
+                if not isinstance(a.tag, str):
+                    continue
+                step = a.tag + (f"#{a.get('id')}" if a.get("id") else "") + (
+                    "." + ".".join((a.get("class") or "").split()[:2]) if a.get("class") else "")
+                steps.append(step)
+            path = ">".join(reversed(steps[:6]))
+            return ("CHROME " if _CHROME.search(" ".join(steps)) else "content ") + path
+    return "not located"
+
+
+def _probe_formula(f: str, kind: str) -> str:
+    if f.lstrip().startswith("<math"):
+        return re.sub(r"<[^>]+>", " ", f)
+    return re.sub(r"<br\s*/?>", " ", f)
+
+
+def _probe_code(c: str) -> str:
+    lines = _lines(c)
+    return max(lines, key=len)[:40] if lines else ""
+
+
+class Timer:
+    def __init__(self):
+        self.ours = 0.0
+        self.plain = 0.0
+        self.pages = 0
+
+
+def run_pair(ex: HTMLExtractor, content: bytes, uri: str, timer: Timer) -> tuple[str, str]:
+    order = timer.pages % 2
+    res = {}
+    for who in (("ours", "plain") if order == 0 else ("plain", "ours")):
+        t0 = time.perf_counter()
+        if who == "ours":
+            try:
+                res[who] = ex.extract(content, uri)[0]
+            except Reject:
+                res[who] = ""
+        else:
+            res[who] = plain(content, uri)
+        setattr(timer, who, getattr(timer, who) + time.perf_counter() - t0)
+    timer.pages += 1
+    return res["ours"], res["plain"]
+
+
+def load_truth(folder: Path) -> list[dict]:
+    path = folder / "truth.jsonl"
+    if not path.is_file():
+        sys.exit(f"error: {path} not found (is {folder} a dev-corpus folder?)")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def bench_math(folder: Path, ex, timer, misses_max: int) -> tuple[int, int, int]:
+    total = ours_n = plain_n = 0
+    print(f"\n== formulas: {folder}")
+    print(f"{'file':60} {'n':>5} {'ours':>5} {'traf':>5}")
+    missed = []
+    for rec in load_truth(folder):
+        content = (folder / rec["file"]).read_bytes()
+        ours, pl = run_pair(ex, content, rec["file"], timer)
+        kinds = rec.get("formula_kinds") or [rec.get("kind", "")] * len(rec["formulas"])
+        h_o = formula_hits(rec["formulas"], kinds, ours)
+        h_p = formula_hits(rec["formulas"], kinds, pl)
+        total += len(h_o)
+        ours_n += sum(h_o)
+        plain_n += sum(h_p)
+        print(f"{rec['file'][:60]:60} {len(h_o):5} {sum(h_o):5} {sum(h_p):5}")
+        if not all(h_o):
+            tree = lxml.html.document_fromstring(content.decode("utf-8", "replace"), parser=PARSER)
+            for f, k, ok in zip(rec["formulas"], kinds, h_o):
+                if not ok:
+                    missed.append((rec["file"], k, f, where(tree, _probe_formula(f, k))))
+    print(f"formula retention: ours {ours_n}/{total} = {ours_n / max(1, total):.1%}   "
+          f"trafilatura {plain_n}/{total} = {plain_n / max(1, total):.1%}")
+    chrome = sum(1 for m in missed if m[3].startswith("CHROME"))
+    print(f"missed by ours: {len(missed)} ({chrome} in page chrome); first {misses_max}:")
+    for file, kind, f, loc in missed[:misses_max]:
+        print(f"  MISS {file[:40]} [{kind}] {re.sub(chr(10), ' ', f)[:70]!r} @ {loc[:150]}")
+    return total, ours_n, plain_n
+
+
+def bench_code(folder: Path, ex, timer, misses_max: int) -> tuple[int, int, int]:
+    total = ours_n = plain_n = 0
+    print(f"\n== code blocks: {folder}")
+    print(f"{'file':60} {'n':>5} {'ours':>5} {'traf':>5}")
+    missed = []
+    for rec in load_truth(folder):
+        content = (folder / rec["file"]).read_bytes()
+        ours, pl = run_pair(ex, content, rec["file"], timer)
+        blocks = [b for b in rec["code_blocks"] if _lines(b)]
+        h_o, h_p = code_hits(blocks, ours), code_hits(blocks, pl)
+        total += len(h_o)
+        ours_n += sum(h_o)
+        plain_n += sum(h_p)
+        print(f"{rec['file'][:60]:60} {len(h_o):5} {sum(h_o):5} {sum(h_p):5}")
+        if not all(h_o):
+            tree = lxml.html.document_fromstring(content.decode("utf-8", "replace"), parser=PARSER)
+            for b, ok in zip(blocks, h_o):
+                if not ok:
+                    missed.append((rec["file"], b, where(tree, _probe_code(b))))
+    print(f"code-block retention: ours {ours_n}/{total} = {ours_n / max(1, total):.1%}   "
+          f"trafilatura {plain_n}/{total} = {plain_n / max(1, total):.1%}")
+    chrome = sum(1 for m in missed if m[2].startswith("CHROME"))
+    print(f"missed by ours: {len(missed)} ({chrome} in page chrome); first {misses_max}:")
+    for file, b, loc in missed[:misses_max]:
+        print(f"  MISS {file[:40]} {b.strip()[:70]!r} @ {loc[:150]}")
+    return total, ours_n, plain_n
+
+
+def _tokens(text: str) -> Counter:
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+def f1(pred: str, gold: str) -> float:
+    p, g = _tokens(pred), _tokens(gold)
+    common = sum((p & g).values())
+    if not common:
+        return 0.0
+    prec, rec = common / sum(p.values()), common / sum(g.values())
+    return 2 * prec * rec / (prec + rec)
+
+
+def bench_general(folder: Path, ex, timer) -> tuple[float, float]:
+    gt_path = folder / "ground-truth.json"
+    if not gt_path.is_file():
+        sys.exit(f"error: {gt_path} not found (is {folder} the general_html folder?)")
+    truth = json.loads(gt_path.read_text())
+    f_o, f_p = [], []
+    for page_id, rec in sorted(truth.items()):
+        path = folder / "html" / f"{page_id}.html.gz"
+        if not path.is_file():
+            continue
+        content = gzip.decompress(path.read_bytes())
+        ours, pl = run_pair(ex, content, rec.get("url") or page_id, timer)
+        gold = rec.get("articleBody") or ""
+        f_o.append(f1(ours, gold))
+        f_p.append(f1(pl, gold))
+    mo, mp = sum(f_o) / max(1, len(f_o)), sum(f_p) / max(1, len(f_p))
+    print(f"\n== main-text token F1: {folder} ({len(f_o)} pages)")
+    print(f"mean F1: ours {mo:.4f}   trafilatura {mp:.4f}   (ours better on {sum(a > b for a, b in zip(f_o, f_p))}, "
+          f"worse on {sum(a < b for a, b in zip(f_o, f_p))})")
+    return mo, mp
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("math_dir", nargs="?", default=str(CORPUS / "math_html"))
+    ap.add_argument("code_dir", nargs="?", default=str(CORPUS / "code_html"))
+    ap.add_argument("general_dir", nargs="?", default=str(CORPUS / "general_html"))
+    ap.add_argument("--misses", type=int, default=60, help="how many misses to print per section")
+    args = ap.parse_args(argv)
+    for d in (args.math_dir, args.code_dir, args.general_dir):
+        if not Path(d).is_dir():
+            sys.exit(f"error: folder {d} does not exist; pass the math, code and general page folders")
+    ex = HTMLExtractor(HTMLConfig())
+    timer = Timer()
+    mt, mo, mp = bench_math(Path(args.math_dir), ex, timer, args.misses)
+    ct, co, cp = bench_code(Path(args.code_dir), ex, timer, args.misses)
+    fo, fp = bench_general(Path(args.general_dir), ex, timer)
+    ops, pps = timer.pages / timer.ours, timer.pages / timer.plain
+    print("\n== summary")
+    print(f"formula retention    ours {mo / max(1, mt):6.1%}   trafilatura {mp / max(1, mt):6.1%}   target >= 85%")
+    print(f"code-block retention ours {co / max(1, ct):6.1%}   trafilatura {cp / max(1, ct):6.1%}   target >= 95%")
+    print(f"general F1           ours {fo:.4f}   trafilatura {fp:.4f}   ratio {fo / max(1e-9, fp):.3f}  target >= 1")
+    print(f"throughput           ours {ops:.2f} pages/s   trafilatura {pps:.2f} pages/s   ratio {ops / pps:.2f}  "
+          f"target >= 0.8  ({timer.pages} pages each)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,441 @@
+"""Synthesize: seed problems or math/code Documents → verified synthetic Documents.
+
+    lines/problems/Documents ─ Prepare (parse, check, decontaminate) ─ tasks
+    tasks ─ batch ─ Generate (k samples per task, backend + disk cache) ─ generations
+    generations ─ batch ─ Verify (math answer / sandboxed tests / decontaminate) ─ outcomes
+    outcomes ─ group by task ─ Finalize (pass rate → difficulty) ─ docs, rejects, summaries
+
+Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks), ``generate``
+(k sample slots per task → generations; failures are ``synth:backend_error``), ``verify``
+(generations → verified Documents). ``ProblemSet`` adds ``rate`` (tasks → curated problems).
+Inputs may be problem-file lines ``{"_path", "_line", "_raw"}`` (see ``read_problem_lines``),
+parsed problem dicts, or pool Documents (rewritten when their domain is math or code).
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import apache_beam as beam
+
+from curate.errors import Reject
+from curate.schema import doc_id, make_reject, new_document
+from curate.synth.config import SynthConfig
+
+STEP = "synth"
+MAX_LINE = 1 << 20
+
+
+def read_problem_lines(path: str):
+    """Each non-empty line of a problems JSONL file as ``{"_path", "_line", "_raw"}``."""
+    from curate.io import files
+
+    with files.open_read(path, limit=4_000_000_000) as f:
+        for n, line in files.iter_lines(f, MAX_LINE):
+            if line is None:
+                yield {"_path": path, "_line": n, "_raw": None, "_error": f"line over {MAX_LINE} bytes"}
+            elif line.strip():
+                yield {"_path": path, "_line": n, "_raw": line.decode("utf-8", "replace")}
+
+
+def _input_as_doc(rec: dict[str, Any]) -> dict[str, Any]:
+    if "_path" in rec:
+        uri = f"{rec['_path']}#{rec['_line']}"
+        return {"id": doc_id("problems", rec["_path"], rec["_line"]), "source": "problems", "uri": uri,
+                "format": None, "text": rec.get("_raw") or "", "meta": "{}"}
+    if "format" in rec and "text" in rec:
+        return rec
+    pid = str(rec.get("id") or doc_id("problems", "", json.dumps(rec, sort_keys=True, default=str)))
+    return {"id": pid, "source": "problems", "uri": str(rec.get("uri") or pid), "format": None,
+            "text": str(rec.get("question") or rec.get("problem") or ""),
+            "meta": json.dumps(rec, sort_keys=True, default=str)}
+
+
+def _task_as_doc(task: dict[str, Any], source: str = "problems") -> dict[str, Any]:
+    return {"id": task["id"] if task["task"] == "solve" else doc_id(source, task["uri"], task["id"]),
+            "source": source, "uri": task["uri"], "format": None, "domain": task["kind"],
+            "text": task.get("question") or task.get("text") or "",
+            "meta": json.dumps({k: task.get(k) for k in ("task", "kind", "answer", "tests", "entry_point", "extra")},
+                               sort_keys=True, default=str)}
+
+
+class _PrepareFn(beam.DoFn):
+    def __init__(self, cfg: SynthConfig):
+        self.cfg = cfg
+        self.index = None
+
+    def setup(self):
+        from curate.synth.decontam import build_index
+
+        d = self.cfg.decontam
+        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+
+    def process(self, rec):
+        from curate.synth import tasks
+
+        try:
+            if "_path" in rec:
+                if rec.get("_raw") is None:
+                    raise Reject("synth:bad_problem", f"{rec['_path']}:{rec['_line']}: {rec.get('_error')}")
+                task = tasks.parse_problem_line(rec["_raw"], rec["_path"], rec["_line"])
+            elif "format" in rec and "text" in rec:
+                task = tasks.rewrite_task(rec, self.cfg.rewrite_domains, self.cfg.max_source_chars)
+            else:
+                task = tasks.normalize_problem(rec)
+            if self.index:
+                hit = self.index.match(task.get("question") or task.get("text") or "")
+                if hit:
+                    raise Reject(f"synth:contaminated:{hit}", f"shares a {self.cfg.decontam.ngram}-gram with {hit}")
+            yield task
+        except Reject as r:
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(_input_as_doc(rec), STEP, r.reason, r.detail))
+        except Exception as e:  # noqa: BLE001 - one bad input must not stop the step
+            yield beam.pvalue.TaggedOutput(
+                "rejects", make_reject(_input_as_doc(rec), STEP, f"error:synth:{type(e).__name__}", str(e)[:500]))
+
+
+class _GenerateFn(beam.DoFn):
+    """A batch of tasks → k generation records each (or backend_error rejects + markers)."""
+
+    def __init__(self, cfg: SynthConfig, templates: dict, cache_dir: str | None):
+        self.cfg = cfg
+        self.templates = templates
+        self.cache_dir = cache_dir
+        self.backend = None
+
+    def setup(self):
+        from curate.synth.backends import make_backend
+
+        self.backend = make_backend(self.cfg.backend, self.cache_dir)
+
+    def teardown(self):
+        if self.backend is not None:
+            self.backend.close()
+
+    def process(self, batch):
+        from curate.synth import tasks
+        from curate.synth.backends import BackendError
+
+        k = self.cfg.k
+        prompts, ok = [], []
+        for task in batch:
+            try:
+                prompts.append(tasks.render_prompt(task, self.templates))
+                ok.append(task)
+            except KeyError as e:
+                for j in range(k):
+                    yield from self._error(task, j, f"prompt: {e}")
+        try:
+            results = self.backend.generate_each(prompts, n=k) if prompts else []
+        except Exception as e:  # noqa: BLE001 - the backend's own failure is this batch's reject
+            results = [BackendError(f"{type(e).__name__}: {e}")] * len(prompts)
+        describe = self.backend.describe()
+        sampling = self.backend._sampling({})
+        for task, res in zip(ok, results):
+            t = self.templates[tasks.template_name(task)]
+            prov = {"backend": describe, "sampling": sampling, "prompt": {"name": t.name, "origin": t.origin, "sha": t.sha}}
+            for j in range(k):
+                if isinstance(res, BackendError):
+                    yield from self._error(task, j, str(res)[:500], prov)
+                elif j >= len(res):
+                    yield from self._error(task, j, f"backend returned {len(res)} of {k} samples", prov)
+                else:
+                    yield {"task": task, "sample": j, "text": res[j], "prov": prov}
+
+    def _error(self, task, j, detail, prov=None):
+        from curate.synth import tasks
+
+        doc = tasks.make_document(task, j, "", _provenance(task, j, self.cfg.k, prov or {}, {}), self.cfg.source_prefix, {})
+        yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, "synth:backend_error", detail))
+        yield beam.pvalue.TaggedOutput("errors", (task["id"], {"task": task, "sample": j, "error": detail}))
+
+
+def _provenance(task, sample, k, prov, verification) -> dict[str, Any]:
+    return {"task": task["task"], "problem_id": task["id"], "problem_uri": task["uri"], "kind": task["kind"],
+            "sample": sample, "k": k, **prov, "verification": verification, "problem": {
+                key: task.get(key) for key in ("question", "answer", "tests", "entry_point", "extra") if task.get(key)}}
+
+
+class _VerifyFn(beam.DoFn):
+    """A batch of generations → (task id, outcome) with a reject reason or '' when verified."""
+
+    def __init__(self, cfg: SynthConfig):
+        self.cfg = cfg
+        self.index = None
+        self.limits = None
+
+    def setup(self):
+        from curate.synth.decontam import build_index
+        from curate.synth.sandbox import SandboxLimits
+
+        d = self.cfg.decontam
+        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+        s = self.cfg.sandbox
+        self.limits = SandboxLimits(cpu_s=s.cpu_s, wall_s=s.wall_s, memory_mb=s.memory_mb, fsize_mb=s.fsize_mb,
+                                    nproc=s.nproc, test_timeout_s=s.test_timeout_s, tmpfs_mb=s.tmpfs_mb)
+
+    def _one(self, gen):
+        from curate.synth import tasks
+
+        if self.index:
+            hit = self.index.match(gen["text"])
+            if hit:
+                return f"synth:contaminated:{hit}", {"why": f"shares a {self.cfg.decontam.ngram}-gram with {hit}"}
+        try:
+            return tasks.verify(gen["task"], gen["text"], self.limits)
+        except Exception as e:  # noqa: BLE001 - a verifier crash rejects this sample only
+            return f"error:synth:verify:{type(e).__name__}", {"why": str(e)[:500]}
+
+    def process(self, batch):
+        workers = max(1, min(self.cfg.sandbox.workers, len(batch)))
+        if workers == 1:
+            verdicts = [self._one(g) for g in batch]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                verdicts = list(pool.map(self._one, batch))
+        for gen, (reason, detail) in zip(batch, verdicts):
+            yield gen["task"]["id"], {**gen, "reason": reason, "detail": detail}
+
+
+class _FinalizeFn(beam.DoFn):
+    """All k outcomes of one task → Documents / rejects with the pass rate, and one summary."""
+
+    def __init__(self, cfg: SynthConfig):
+        self.cfg = cfg
+
+    def process(self, element):
+        from curate.synth import tasks
+        from curate.synth.difficulty import rate
+
+        _, outcomes = element
+        outcomes = sorted(outcomes, key=lambda o: o["sample"])
+        attempts = [o for o in outcomes if "error" not in o]
+        passes = sum(1 for o in attempts if not o["reason"])
+        task = outcomes[0]["task"]
+        d = rate(passes, len(attempts), self.cfg.difficulty.easy_pass_rate, self.cfg.difficulty.hard_pass_rate) if attempts else None
+        dj = d.to_json() if d else {"attempts": 0, "passes": 0, "pass_rate": None, "difficulty": None, "label": None}
+        scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
+        for o in attempts:
+            prov = _provenance(task, o["sample"], self.cfg.k, o["prov"], o["detail"])
+            prov["difficulty"] = dj
+            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix, scores)
+            if o["reason"]:
+                yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, o["reason"], json.dumps(o["detail"], default=str)[:2000]))
+            else:
+                yield doc
+        yield beam.pvalue.TaggedOutput("summaries", {"task": task, "errors": len(outcomes) - len(attempts), **dj})
+
+
+def _stats(summaries):
+    def fold(rows):
+        out = {"tasks": len(rows), "attempts": 0, "passes": 0, "labels": {}}
+        for r in rows:
+            out["attempts"] += r["attempts"]
+            out["passes"] += r["passes"]
+            lab = str(r["label"])
+            out["labels"][lab] = out["labels"].get(lab, 0) + 1
+        out["pass_rate"] = round(out["passes"] / out["attempts"], 6) if out["attempts"] else None
+        return out
+
+    return (summaries | "SlimSummary" >> beam.Map(lambda s: {"attempts": s["attempts"], "passes": s["passes"], "label": s["label"]})
+            | "AllSummaries" >> beam.combiners.ToList() | "FoldSummaries" >> beam.Map(fold))
+
+
+class Synthesize(beam.PTransform):
+    """Problem lines/records or Documents → {"docs", "rejects", "stats", "summaries"}.
+
+    ``docs``: verified generations as Documents (format=synthetic, provenance in meta);
+    ``rejects``: every input or sample not kept, with its reason; ``summaries``: one record per
+    task with its pass rate and difficulty. After application, ``parts`` holds the counted
+    parts as (name, inputs, outputs, rejects) for the step runner.
+    """
+
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+        super().__init__()
+        from curate.synth.prompts import load_templates
+
+        self.cfg = cfg
+        self.cache_dir = cache_dir if cache_dir is not None else cfg.backend.cache_dir
+        self.templates = load_templates(cfg.prompts)
+        self.parts: list[tuple[str, Any, Any, Any]] = []
+
+    def expand(self, inputs):
+        cfg = self.cfg
+        prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg)).with_outputs("rejects", main="tasks")
+        k = cfg.k
+        slots = prep.tasks | "Slots" >> beam.FlatMap(lambda t: [t["id"]] * k)
+        gen = (prep.tasks
+               | "BatchTasks" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.backend.batch_size)
+               | "Generate" >> beam.ParDo(_GenerateFn(cfg, self.templates, self.cache_dir)).with_outputs(
+                   "rejects", "errors", main="gens"))
+        verified = (gen.gens
+                    | "BatchGens" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, cfg.sandbox.workers * 4))
+                    | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+        fin = ((verified, gen.errors) | "AllOutcomes" >> beam.Flatten()
+               | "ByTask" >> beam.GroupByKey()
+               | "Finalize" >> beam.ParDo(_FinalizeFn(cfg)).with_outputs("rejects", "summaries", main="docs"))
+        rejects = (prep.rejects, gen.rejects, fin.rejects) | "AllRejects" >> beam.Flatten()
+        self.parts = [
+            ("problems", inputs, prep.tasks, prep.rejects),
+            ("generate", slots, gen.gens, gen.rejects),
+            ("verify", gen.gens, fin.docs, fin.rejects),
+        ]
+        return {"docs": fin.docs, "rejects": rejects, "summaries": fin.summaries, "tasks": prep.tasks,
+                "stats": {"synth": _stats(fin.summaries)}}
+
+
+class _RateFn(beam.DoFn):
+    def __init__(self, cfg: SynthConfig):
+        self.cfg = cfg
+
+    def process(self, summary):
+        from curate.synth.difficulty import Difficulty, keep_problem
+
+        task = summary["task"]
+        doc = problem_document(task, summary)
+        if not summary["attempts"]:
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", "synth:backend_error",
+                                                                  f"all {summary['errors']} samples failed in the backend"))
+            return
+        d = Difficulty(summary["attempts"], summary["passes"], summary["pass_rate"], summary["difficulty"], summary["label"])
+        why = keep_problem(d, self.cfg.difficulty.max_pass_rate, self.cfg.difficulty.drop_unsolved)
+        if why:
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", why, json.dumps(d.to_json())))
+        else:
+            yield doc
+
+
+def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """A curated problem as a Document: text = question; answer/tests and difficulty in meta."""
+    problem = {"id": task["id"], "kind": task["kind"], "question": task["question"]}
+    if task["kind"] == "math":
+        problem["answer"] = task["answer"]
+    else:
+        problem["tests"] = task["tests"]
+        if task.get("entry_point"):
+            problem["entry_point"] = task["entry_point"]
+    problem.update(task.get("extra") or {})
+    diff = {k: summary[k] for k in ("attempts", "passes", "pass_rate", "difficulty", "label")}
+    scores = {"pass_rate": summary["pass_rate"], "difficulty": summary["difficulty"]} if summary["attempts"] else {}
+    return new_document(source="problems", uri=task["uri"], format="text", text=task["question"], id=task["id"],
+                        extractor="synth:problems", domain=task["kind"], scores=scores,
+                        meta={"problem": problem, "difficulty": diff})
+
+
+class ProblemSet(beam.PTransform):
+    """Problems → the curated, verifiable problem set with difficulties (``curate problems``).
+
+    Output ``docs`` are problem Documents (format=text; meta.problem is the problem record,
+    meta.difficulty its pass rate over k samples); too-easy (and, when configured, unsolved)
+    ones are rejects. ``parts`` adds ``rate`` to Synthesize's counted parts.
+    """
+
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+        super().__init__()
+        self.synth = Synthesize(cfg, cache_dir)
+        self.cfg = cfg
+        self.parts: list[tuple[str, Any, Any, Any]] = []
+
+    def expand(self, inputs):
+        res = inputs | "Synthesize" >> self.synth
+        rated = res["summaries"] | "Rate" >> beam.ParDo(_RateFn(self.cfg)).with_outputs("rejects", main="docs")
+        self.parts = self.synth.parts + [("rate", res["tasks"], rated.docs, rated.rejects)]
+        rejects = (res["rejects"], rated.rejects) | "ProblemRejects" >> beam.Flatten()
+        return {"docs": rated.docs, "rejects": rejects, "solutions": res["docs"], "stats": res["stats"]}
+
+
+# ----- step builders (the CLI and the stage graph call these) -----
+
+Log = Callable[[str], None]
+
+
+def _problem_files(paths: list[str]) -> list[tuple[str, int]]:
+    from curate.io import files
+
+    return files.expand(paths)
+
+
+def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[str], out: str | None,
+         cache_dir: str, beam_args: list[str], log: Log):
+    from curate.io import files
+    from curate.pipelines.shards import ReadShards
+    from curate.pipelines.step import Counted, StepGraph, run_step, step_dir, step_key
+    from curate.synth.prompts import load_templates
+
+    s = cfg.synth
+    _check_backend(s)
+    found = _problem_files(problem_paths) if problem_paths else []
+    fingerprints = [(p, files.fingerprint(p, n)) for p, n in found]
+    templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
+    bench = {b: [(p, files.fingerprint(p, n)) for p, n in files.expand(ps)] for b, ps in sorted(s.decontam.benchmarks.items())}
+    pool_keys = []
+    if pools:
+        from curate.pipelines.steps import pool_keys as _pk
+
+        pool_keys = _pk(pools)
+    key = step_key(name, s.model_dump(), fingerprints, pool_keys, templates, bench)
+    synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
+    transform = transform_cls(s, synth_cache)
+    paths = [p for p, _ in found]
+
+    def build(p: beam.Pipeline) -> StepGraph:
+        parts = []
+        if paths:
+            lines = (p | "ProblemFiles" >> beam.Create(paths) | "SpreadFiles" >> beam.Reshuffle()
+                     | "ReadLines" >> beam.FlatMap(read_problem_lines))
+            parts.append(lines)
+        if pools:
+            parts.append(p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools]))
+        inputs = parts[0] if len(parts) == 1 else tuple(parts) | "AllInputs" >> beam.Flatten()
+        res = inputs | name.capitalize() >> transform
+        return StepGraph(counted=[Counted(n, i, o, r) for n, i, o, r in transform.parts],
+                         docs=res["docs"], rejects=res["rejects"], stats=res.get("stats", {}))
+
+    info = {"problem_files": paths, "pools": pools, "backend": s.backend.kind, "model": s.backend.model, "k": s.k,
+            "cache": synth_cache}
+    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log)
+
+
+def _check_backend(s: SynthConfig) -> None:
+    """Fail before the pipeline starts on a backend that cannot work (clear message, no Beam trace)."""
+    import os
+
+    from curate.errors import ConfigError, InputError
+
+    b = s.backend
+    if b.kind == "local":
+        if not b.model:
+            raise ConfigError("synth.backend.model: the local backend needs a model directory "
+                              "(or set synth.backend.kind: http with synth.backend.url)")
+        if "://" not in b.model and not os.path.isdir(b.model):
+            raise InputError(f"synth.backend.model: model directory not found: {b.model}")
+
+
+def synth_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
+               log: Log = print, pools: list[str] | None = None):
+    """Seed problems (and optionally Document pools to rewrite) → verified synthetic Documents."""
+    if not problem_paths and not pools:
+        from curate.errors import InputError
+
+        raise InputError("synth: no problem files and no pools to rewrite")
+    return _run("synth", Synthesize, cfg, problem_paths, pools or [], out, cache_dir, beam_args, log)
+
+
+def problems_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
+                  log: Log = print):
+    """Seed problems → curated problem set with difficulties; also writes ``problems.jsonl``."""
+    from curate.io import files
+    from curate.pipelines.shards import list_shards, read_shard
+
+    final, manifest = _run("problems", ProblemSet, cfg, problem_paths, [], out, cache_dir, beam_args, log)
+    target = files.join(final, "problems.jsonl")
+    if not files.exists(target):
+        rows = [r for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
+        lines = []
+        for r in sorted(rows, key=lambda r: r["id"]):
+            meta = json.loads(r["meta"])
+            lines.append(json.dumps({**meta["problem"], "difficulty": meta["difficulty"]}, sort_keys=True, ensure_ascii=False))
+        files.write_atomic(target, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+    return final, manifest

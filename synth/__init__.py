@@ -1,0 +1,1 @@
+"""Synthetic reasoning data: LLM backends, prompts, verifiers, decontamination, difficulty."""

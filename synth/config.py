@@ -1,0 +1,92 @@
+"""Configuration of the synth step (the `synth:` section of a stage YAML)."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from curate.configbase import Section
+
+
+class BackendConfig(Section):
+    kind: Literal["local", "http"] = Field(
+        "local", description="`local`: a transformers model directory; `http`: an OpenAI-compatible server (vLLM, SGLang, llama.cpp, hosted APIs)."
+    )
+    model: str | None = Field(
+        None, description="local: path of the model directory (config, weights, tokenizer); http: the model name sent in requests."
+    )
+    url: str = Field("http://127.0.0.1:8000/v1", description="http: base URL of the OpenAI-compatible API (…/v1).")
+    api: Literal["completions", "chat"] = Field(
+        "completions", description="http: `/completions` with the rendered prompt, or `/chat/completions` with it as one user message."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="http: environment variable holding the API key (sent as a Bearer token when set).")
+    concurrency: int = Field(8, ge=1, description="http: requests in flight at once per worker.")
+    retries: int = Field(4, ge=0, description="http: retries of a failed request (connection errors, 408/409/429/5xx).")
+    backoff_s: float = Field(1.0, ge=0, description="http: first retry delay; doubles each retry, with full jitter.")
+    backoff_max_s: float = Field(30.0, ge=0, description="http: cap on one retry delay.")
+    timeout_s: float = Field(120.0, gt=0, description="http: timeout of one request (connect and read).")
+    batch_size: int = Field(8, ge=1, description="Problems per backend call (local: one padded generate batch).")
+    device: str = Field("auto", description="local: torch device; `auto` uses CUDA when present, else CPU.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="local: weights dtype; `auto` is bfloat16 on GPU, float32 on CPU."
+    )
+    max_new_tokens: int = Field(1024, ge=1, description="Most tokens generated per sample.")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature (0: greedy).")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    seed: int = Field(0, description="Sampling seed; part of each request (and so of the cache key).")
+    cache_dir: str | None = Field(
+        None, description="Disk cache of backend responses keyed by request; None: `synth-cache` in the step cache dir."
+    )
+
+
+class SandboxConfig(Section):
+    cpu_s: int = Field(5, ge=1, description="CPU seconds for one solution and all its tests (RLIMIT_CPU).")
+    wall_s: float = Field(20.0, gt=0, description="Wall-clock limit of one sandbox run; then its process group is killed.")
+    test_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one test case inside the run.")
+    memory_mb: int = Field(1024, ge=64, description="Address-space limit (RLIMIT_AS), MiB.")
+    fsize_mb: int = Field(16, ge=1, description="Largest file the program may write (RLIMIT_FSIZE), MiB.")
+    nproc: int = Field(32, ge=1, description="Process limit for the sandbox's own uid (RLIMIT_NPROC) when it runs as root.")
+    tmpfs_mb: int = Field(64, ge=1, description="Size of the tmpfs working directory where a mount namespace is available.")
+    workers: int = Field(2, ge=1, description="Sandbox runs at once per worker.")
+
+
+class DecontamConfig(Section):
+    benchmarks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Benchmark name → files of its problems (JSONL or blank-line separated text), e.g. {aime: [aime.jsonl]}.",
+    )
+    ngram: int = Field(13, ge=3, description="n-gram length (words) that counts as an overlap.")
+    min_tokens: int = Field(8, ge=1, description="Benchmark items shorter than ngram match as a whole run if they have this many words.")
+
+
+class DifficultyConfig(Section):
+    easy_pass_rate: float = Field(0.8, ge=0, le=1, description="Pass rate at or above which a problem is labelled easy.")
+    hard_pass_rate: float = Field(0.2, ge=0, le=1, description="Pass rate at or below which a solved problem is labelled hard.")
+    max_pass_rate: float = Field(
+        0.95, ge=0, le=1, description="`curate problems`: problems solved more often than this are dropped as synth:too_easy."
+    )
+    drop_unsolved: bool = Field(
+        False, description="`curate problems`: drop problems no sample solved (synth:unsolved) instead of keeping them as hardest."
+    )
+
+
+class SynthConfig(Section):
+    enabled: bool = Field(False, description="Run synthesis in this stage (stage 3 in the MiMo recipe).")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="JSONL files of seed problems; empty with the embedded sample uses its problems.jsonl.",
+    )
+    k: int = Field(4, ge=1, description="Solutions sampled per problem (the pass rate is over these).")
+    source_prefix: str = Field("synth", description="Synthetic Documents get source `<prefix>-<kind>` (e.g. synth-math).")
+    rewrite_domains: list[str] = Field(
+        default_factory=lambda: ["math", "code"],
+        description="Input Documents of these domains are rewritten into question-and-worked-answer form.",
+    )
+    max_source_chars: int = Field(8000, ge=100, description="Rewrite: the source document is cut to this many characters.")
+    prompts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Prompt template overrides: name (solve_math, solve_code, rewrite_math, rewrite_code) → file path.",
+    )
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+    difficulty: DifficultyConfig = Field(default_factory=DifficultyConfig)

@@ -1,0 +1,1 @@
+"""Megatron-style pretraining with multi-token prediction on curate's shards."""

@@ -1,0 +1,311 @@
+"""Blended, packed GPT datasets over Megatron ``.bin/.idx`` shards.
+
+``GPTDataset``  one shard (one prefix), restricted to a document range (the split). Documents
+                are shuffled per epoch, laid end to end (each already ends with the EOD token
+                written by the mix step) and cut into samples of ``seq_length + 1`` tokens that
+                start every ``seq_length`` tokens (as Megatron: inputs = [:-1], labels = [1:]).
+                The only index kept is the cumulative token count of the document order; a
+                sample finds its documents by binary search and is assembled from whole-document
+                slices, so nothing loops per token and 32,768-token sequences cost no more
+                bookkeeping than 512-token ones.
+``BlendedDataset``  draws sample i from source ``dataset_index[i]``. The index is built at once
+                with numpy: source j's k-th draw is due at time (k + 1/2) / w_j and draws are
+                taken in order of due time, so every prefix of n draws holds w_j x n (+- m/2 + 1
+                for m sources) draws of source j. Deterministic for a seed.
+``PretrainingSampler``  Megatron's batch sampler: micro-batches of consecutive sample ids,
+                starting at ``consumed_samples`` (the data position kept in checkpoints), each
+                data-parallel rank taking its own slice of every global micro-step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from curate.mixtures.indexed import IndexedDataset, bin_path, idx_path
+
+
+# --------------------------------------------------------------------------------------------
+# --data-path
+# --------------------------------------------------------------------------------------------
+def load_blend_json(path: str) -> list[tuple[float, str]]:
+    """(weight, prefix) pairs of a blend.json; relative prefixes are resolved against its folder."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            blend = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read blend file {path}: {e}") from None
+    base = os.path.dirname(os.path.abspath(path))
+    if isinstance(blend, dict) and "prefixes" in blend:
+        prefixes = list(blend["prefixes"])
+        weights = list(blend.get("weights") or [1.0] * len(prefixes))
+    elif isinstance(blend, dict) and isinstance(blend.get("datasets"), list) and blend["datasets"] and "data_path" not in blend:
+        prefixes = [ds["prefix"] for ds in blend["datasets"]]
+        weights = [ds.get("weight", 1.0) for ds in blend["datasets"]]
+    elif isinstance(blend, dict) and "data_path" in blend:
+        dp = blend["data_path"]
+        pairs = parse_megatron_list(dp.split() if isinstance(dp, str) else [str(x) for x in dp])
+        weights, prefixes = [w for w, _ in pairs], [p for _, p in pairs]
+    else:
+        raise ValueError(f"{path}: a blend file needs 'prefixes' (+ 'weights') or 'data_path'")
+    if len(weights) != len(prefixes):
+        raise ValueError(f"{path}: {len(weights)} weights for {len(prefixes)} prefixes")
+    out = []
+    for w, p in zip(weights, prefixes):
+        p = str(p)
+        if not os.path.isabs(p):
+            p = os.path.normpath(os.path.join(base, p))
+        out.append((float(w), p))
+    return out
+
+
+def blend_tokenizer_info(items: list[str] | str) -> dict | None:
+    """The ``tokenizer`` record of a blend.json (vocab_size, eod_id, sha256), if ``items`` names one."""
+    if isinstance(items, str):
+        items = items.split()
+    if len(items) != 1 or not os.path.isfile(items[0]) or os.path.exists(idx_path(items[0])):
+        return None
+    try:
+        with open(items[0], encoding="utf-8") as f:
+            info = json.load(f).get("tokenizer")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def parse_megatron_list(items: list[str]) -> list[tuple[float, str]]:
+    """Megatron's ``W1 P1 W2 P2 ...`` (or ``P1 P2 ...`` with equal weights) as (weight, prefix) pairs."""
+    if not items:
+        raise ValueError("--data-path is empty")
+
+    def is_num(s: str) -> bool:
+        try:
+            float(s)
+            return True
+        except ValueError:
+            return False
+
+    if len(items) % 2 == 0 and all(is_num(items[i]) for i in range(0, len(items), 2)):
+        return [(float(items[i]), items[i + 1]) for i in range(0, len(items), 2)]
+    if any(is_num(s) for s in items):
+        raise ValueError(f"--data-path {' '.join(items)!r}: expected 'W1 PREFIX1 W2 PREFIX2 ...' or only prefixes")
+    return [(1.0, p) for p in items]
+
+
+def parse_data_path(items: list[str] | str) -> tuple[list[float], list[str]]:
+    """Normalized weights and prefixes from a blend.json path or a Megatron ``W P ...`` list."""
+    if isinstance(items, str):
+        items = items.split()
+    if len(items) == 1 and (items[0].endswith(".json") or os.path.isfile(items[0])) and not os.path.exists(idx_path(items[0])):
+        pairs = load_blend_json(items[0])
+    else:
+        pairs = parse_megatron_list(list(items))
+    pairs = [(w, p) for w, p in pairs if w > 0]
+    if not pairs:
+        raise ValueError("--data-path has no dataset with a positive weight")
+    if any(w < 0 for w, _ in pairs):
+        raise ValueError("--data-path weights must be >= 0")
+    for _, p in pairs:
+        for f in (idx_path(p), bin_path(p)):
+            if not os.path.exists(f):
+                raise FileNotFoundError(f"dataset file missing: {f} (from --data-path)")
+    total = sum(w for w, _ in pairs)
+    return [w / total for w, _ in pairs], [p for _, p in pairs]
+
+
+def split_ranges(num_docs: int, split: list[float]) -> list[tuple[int, int]]:
+    """Contiguous document ranges for train/valid/test, as Megatron's ``--split``."""
+    s = np.asarray(split, dtype=np.float64)
+    s = s / s.sum()
+    bounds = np.concatenate([[0.0], np.cumsum(s)]) * num_docs
+    b = np.round(bounds).astype(np.int64)
+    b[-1] = num_docs
+    return [(int(b[i]), int(b[i + 1])) for i in range(len(s))]
+
+
+# --------------------------------------------------------------------------------------------
+# one shard
+# --------------------------------------------------------------------------------------------
+class GPTDataset:
+    """Packed samples of ``seq_length + 1`` tokens from documents ``doc_range`` of one shard."""
+
+    def __init__(self, prefix: str, doc_range: tuple[int, int], seq_length: int, num_samples: int,
+                 seed: int, key: tuple[int, ...] = (), vocab_size: int | None = None):
+        self.prefix = prefix
+        self.seq_length = int(seq_length)
+        self.vocab_size = vocab_size
+        self._ds: IndexedDataset | None = None
+        ds = self.indexed
+        lengths = np.asarray(ds.sequence_lengths[doc_range[0]:doc_range[1]], dtype=np.int64)
+        docs = np.arange(doc_range[0], doc_range[1], dtype=np.int64)[lengths > 0]
+        lengths = lengths[lengths > 0]
+        tokens_per_epoch = int(lengths.sum())
+        if tokens_per_epoch < 2:
+            raise ValueError(f"{prefix}: documents {doc_range[0]}..{doc_range[1]} hold {tokens_per_epoch} tokens; too few to train on")
+        s = self.seq_length
+        # epochs so that the concatenation yields num_samples samples of s + 1 tokens
+        num_epochs = max(1, -(-(num_samples * s + 1) // tokens_per_epoch))
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, *key, 0x6770])
+        if num_epochs <= 16:
+            order = np.concatenate([rng.permutation(len(docs)) for _ in range(num_epochs)])
+        else:  # many passes over a small shard: all epochs' shuffles at once
+            order = rng.random((num_epochs, len(docs))).argsort(axis=1, kind="stable").ravel()
+        self.doc_order = docs[order]  # shard sequence ids, in reading order
+        self.doc_end = np.cumsum(lengths[order])  # exclusive end offset of each, in stream tokens
+        self.num_epochs = num_epochs
+        self.tokens_per_epoch = tokens_per_epoch
+        available = (int(self.doc_end[-1]) - 1) // s
+        self.num_samples = int(num_samples)
+        self.shuffle = rng.permutation(available)[: self.num_samples] if self.num_samples else np.zeros(0, np.int64)
+
+    @property
+    def indexed(self) -> IndexedDataset:
+        if self._ds is None:
+            self._ds = IndexedDataset(self.prefix)
+        return self._ds
+
+    def __getstate__(self):  # DataLoader workers reopen the memory maps instead of copying them
+        st = dict(self.__dict__)
+        st["_ds"] = None
+        return st
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def sample_span(self, i: int) -> tuple[int, int]:
+        """Stream token range [start, stop) of packed sample ``i`` (before shuffling)."""
+        start = int(self.shuffle[i]) * self.seq_length
+        return start, start + self.seq_length + 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        start, stop = self.sample_span(i)
+        ends = self.doc_end
+        j0 = int(np.searchsorted(ends, start, side="right"))
+        j1 = int(np.searchsorted(ends, stop - 1, side="right"))
+        ds = self.indexed
+        parts = []
+        for j in range(j0, j1 + 1):  # one slice per document, never per token
+            doc_start = int(ends[j - 1]) if j else 0
+            lo = max(start, doc_start) - doc_start
+            hi = min(stop, int(ends[j])) - doc_start
+            parts.append(ds.get(int(self.doc_order[j]), lo, hi - lo))
+        out = np.concatenate(parts).astype(np.int64, copy=False)
+        if out.shape[0] != self.seq_length + 1:
+            raise RuntimeError(f"{self.prefix}: sample {i} has {out.shape[0]} tokens, expected {self.seq_length + 1}")
+        if self.vocab_size is not None and out.size and (int(out.max()) >= self.vocab_size or int(out.min()) < 0):
+            raise ValueError(
+                f"{self.prefix}: token id {int(out.max())} is outside the vocabulary of {self.vocab_size}; "
+                "was the shard written with a different tokenizer?"
+            )
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# blend
+# --------------------------------------------------------------------------------------------
+def blending_indices(weights: list[float], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dataset_index, dataset_sample_index) of ``size`` draws, proportional at every prefix."""
+    w = np.asarray(weights, dtype=np.float64)
+    if (w <= 0).any():
+        raise ValueError("blend weights must be > 0")
+    w = w / w.sum()
+    times, owner = [], []
+    for j, wj in enumerate(w):
+        n = int(np.ceil(wj * size)) + 2
+        times.append((np.arange(n, dtype=np.float64) + 0.5) / wj)
+        owner.append(np.full(n, j, dtype=np.int16 if len(w) < 32000 else np.int32))
+    t = np.concatenate(times)
+    o = np.concatenate(owner)
+    order = np.argsort(t, kind="stable")[:size]  # ties go to the lower dataset index
+    dataset_index = o[order]
+    # k-th draw of source j: rank of this draw among j's draws
+    dataset_sample_index = np.empty(size, dtype=np.int64)
+    for j in range(len(w)):
+        sel = dataset_index == j
+        dataset_sample_index[sel] = np.arange(int(sel.sum()), dtype=np.int64)
+    return dataset_index, dataset_sample_index
+
+
+@dataclass
+class DataSpec:
+    weights: list[float]
+    prefixes: list[str]
+    seq_length: int
+    split: list[float]
+    seed: int
+    vocab_size: int | None = None
+
+
+class BlendedDataset:
+    """``size`` samples from several GPTDatasets in proportion to their weights."""
+
+    def __init__(self, spec: DataSpec, split_index: int, size: int):
+        self.size = int(size)
+        self.names, weights, self.datasets = [], [], []
+        ranges = []
+        for j, (w, p) in enumerate(zip(spec.weights, spec.prefixes)):
+            n_docs = len(IndexedDataset(p))
+            r = split_ranges(n_docs, spec.split)[split_index]
+            if r[1] > r[0]:
+                ranges.append((j, w, p, r))
+        if not ranges:
+            raise ValueError(f"no dataset has documents in split {split_index} (--split {spec.split})")
+        self.dataset_index, self.dataset_sample_index = blending_indices([w for _, w, _, _ in ranges], self.size)
+        counts = np.bincount(self.dataset_index, minlength=len(ranges))
+        for (j, w, p, r), c in zip(ranges, counts):
+            self.names.append(p)
+            weights.append(w)
+            self.datasets.append(
+                GPTDataset(p, r, spec.seq_length, int(c), spec.seed, key=(j, split_index), vocab_size=spec.vocab_size)
+            )
+        total = sum(weights)
+        self.weights = [w / total for w in weights]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> dict:
+        j = int(self.dataset_index[i])
+        return {"tokens": self.datasets[j][int(self.dataset_sample_index[i])], "source": j}
+
+
+class PretrainingSampler:
+    """Yields this rank's micro-batches of sample ids from ``consumed_samples`` on (Megatron order)."""
+
+    def __init__(self, total_samples: int, consumed_samples: int, micro_batch_size: int,
+                 dp_rank: int = 0, dp_size: int = 1):
+        if not 0 <= dp_rank < dp_size:
+            raise ValueError(f"rank {dp_rank} outside data-parallel size {dp_size}")
+        self.total = int(total_samples)
+        self.consumed = int(consumed_samples)
+        self.mb = int(micro_batch_size)
+        self.rank, self.size = int(dp_rank), int(dp_size)
+
+    def __len__(self) -> int:
+        return max(0, (self.total - self.consumed) // (self.mb * self.size))
+
+    def __iter__(self):
+        step = self.mb * self.size
+        g = self.consumed
+        while g + step <= self.total:
+            lo = g + self.rank * self.mb
+            yield list(range(lo, lo + self.mb))
+            g += step
+
+
+def collate(batch: list[dict]) -> dict:
+    import torch
+
+    tokens = torch.from_numpy(np.stack([b["tokens"] for b in batch]))
+    return {"tokens": tokens, "source": torch.tensor([b["source"] for b in batch], dtype=torch.long)}
+
+
+def data_fingerprint(spec: DataSpec) -> str:
+    """A short hash of what fixes the sample order (stored in checkpoints, checked on resume)."""
+    key = json.dumps([[round(w, 12) for w in spec.weights], [os.path.basename(p) for p in spec.prefixes],
+                      spec.seq_length, spec.split, spec.seed])
+    return f"{zlib.crc32(key.encode()):08x}"

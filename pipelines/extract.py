@@ -3,6 +3,7 @@
     records ─ ByFormat ─┬─ ExtractHTML (trafilatura + lxml, math and code kept) ─┐
                         ├─ ExtractPDF  (PyMuPDF reading order; Nougat route)  ───┼─ docs, rejects
                         └─ ExtractText (JSONL/Parquet text, passed through)  ────┘
+                                       (three docs and rejects PCollections, never flattened)
 
 Each branch runs its extractor (``curate.extractors``) once per worker: by default in a
 child process with a wall-time limit per document (extractors/isolation.py), so a page that
@@ -124,7 +125,11 @@ class _OcrStats(beam.CombineFn):
 
 
 class Extract(beam.PTransform):
-    """Raw records → dict(docs, rejects, stats={"pdf_ocr": …}) through the branch of their format."""
+    """Raw records → dict(docs, rejects, stats={"pdf_ocr": …}) through the branch of their format.
+
+    ``docs`` and ``rejects`` are lists, one PCollection per branch: they are written by
+    ``WriteShards`` without a Flatten, which the DirectRunner would hold whole in memory.
+    """
 
     def __init__(self, cfg: ExtractConfig):
         super().__init__()
@@ -137,7 +142,7 @@ class Extract(beam.PTransform):
             pdf | "ExtractPDF" >> ExtractPDF(self.cfg),
             text | "ExtractText" >> ExtractText(self.cfg),
         ]
-        docs = [p["docs"] for p in parts] | "Docs" >> beam.Flatten()
-        rejects = [p["rejects"] for p in parts] | "Rejects" >> beam.Flatten()
+        docs = [p["docs"] for p in parts]
+        rejects = [p["rejects"] for p in parts]
         ocr = parts[1]["docs"] | "OcrFallbacks" >> beam.CombineGlobally(_OcrStats())
         return {"docs": docs, "rejects": rejects, "stats": {"pdf_ocr": ocr}}

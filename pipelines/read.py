@@ -25,7 +25,8 @@ class ReadSources(beam.PTransform):
     """(source, path, format) triples → raw records; unreadable records go to ``rejects``.
 
     Returns a dict with ``files`` (the work items), ``seen`` (every record found, the read
-    step's count of documents in), ``records`` and ``rejects``.
+    step's count of documents in: the records and the rejects, as a list, not flattened),
+    ``records`` and ``rejects``.
     """
 
     def __init__(self, items: list[tuple[str, str, str]], max_record_bytes: int, max_decompressed_bytes: int):
@@ -39,5 +40,4 @@ class ReadSources(beam.PTransform):
         out = files | "ReadFile" >> beam.ParDo(
             _ReadFile(self.max_record_bytes, self.max_decompressed_bytes)
         ).with_outputs("rejects", main="records")
-        seen = (out.records, out.rejects) | "AllRecords" >> beam.Flatten()
-        return {"files": files, "seen": seen, "records": out.records, "rejects": out.rejects}
+        return {"files": files, "seen": [out.records, out.rejects], "records": out.records, "rejects": out.rejects}

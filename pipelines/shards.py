@@ -39,14 +39,14 @@ def list_shards(directory: str) -> list[str]:
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
-SPOOL_BATCH = 1000  # rows buffered per shard before they go to the spool file
+SPOOL_BATCH = 1000  # rows buffered (over all shards of a bundle) before they go to the spool files
 
 
 class _Spool(beam.DoFn):
     """Appends each record to its shard's spool file for this bundle (Arrow IPC, in batches).
 
     Only (shard, spool path) pairs leave the DoFn, so no runner ever holds the documents
-    themselves in a shuffle: memory stays bounded by one batch per shard.
+    themselves in a shuffle: memory stays bounded by ``SPOOL_BATCH`` rows, however many shards.
     """
 
     def __init__(self, spool_dir: str, num_shards: int, schema: pa.Schema):
@@ -57,14 +57,17 @@ class _Spool(beam.DoFn):
     def start_bundle(self):
         self._bundle = uuid.uuid4().hex
         self._buffers: dict[int, list] = {}
+        self._held = 0
         self._writers: dict[int, tuple] = {}
 
     def process(self, rec):
         s = shard_of(rec["id"], self.num_shards)
-        buf = self._buffers.setdefault(s, [])
-        buf.append(rec)
-        if len(buf) >= SPOOL_BATCH:
-            self._flush(s)
+        self._buffers.setdefault(s, []).append(rec)
+        self._held += 1
+        if self._held >= SPOOL_BATCH:
+            for shard in list(self._buffers):
+                self._flush(shard)
+            self._held = 0
 
     def _flush(self, s: int) -> None:
         rows = self._buffers.pop(s, [])
@@ -112,10 +115,13 @@ class _Merge(beam.DoFn):
 
 
 class WriteShards(beam.PTransform):
-    """PCollection[dict] → Parquet shards in ``directory``; outputs (path, rows) per shard.
+    """PCollection[dict] (or a tuple of them) → Parquet shards in ``directory``; outputs (path, rows) per shard.
 
     Records are spooled per shard and bundle, then each shard's spool files are merged,
-    sorted by id and written under a temporary name before the rename.
+    sorted by id and written under a temporary name before the rename. Given several
+    PCollections (e.g. the rejects of each part of a step), each is spooled where it is
+    made and only the small (shard, spool file) pairs are flattened: a Flatten of the
+    records themselves would be held whole in the DirectRunner's memory.
     """
 
     def __init__(self, directory: str, num_shards: int, schema: pa.Schema = DOCUMENT_SCHEMA):
@@ -124,15 +130,22 @@ class WriteShards(beam.PTransform):
         self.num_shards = num_shards
         self.schema = schema
 
-    def expand(self, pcoll):
+    def expand(self, pcolls):
+        parts = as_list(pcolls)
         spool = FileSystems.join(self.directory, "_spool")
         files.makedirs(spool)
+        spooled = [pc | f"Spool{i}" >> beam.ParDo(_Spool(spool, self.num_shards, self.schema)) for i, pc in enumerate(parts)]
+        pairs = spooled[0] if len(spooled) == 1 else spooled | "Spools" >> beam.Flatten()
         return (
-            pcoll
-            | "Spool" >> beam.ParDo(_Spool(spool, self.num_shards, self.schema))
+            pairs
             | "GroupSpools" >> beam.GroupByKey()
             | "Merge" >> beam.ParDo(_Merge(self.directory, self.num_shards, self.schema))
         )
+
+
+def as_list(pcolls) -> list:
+    """A PCollection, or a list/tuple of them, as a list."""
+    return list(pcolls) if isinstance(pcolls, (list, tuple)) else [pcolls]
 
 
 def _read_records(path: str):

@@ -29,7 +29,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 import curate
 from curate.io import files
 from curate.schema import REJECT_SCHEMA
-from curate.pipelines.shards import WriteShards
+from curate.pipelines.shards import WriteShards, as_list
 
 MANIFEST = "manifest.json"
 
@@ -40,7 +40,11 @@ class CountLawError(RuntimeError):
 
 @dataclass
 class Counted:
-    """One counted part of a step: its input, kept and rejected PCollections."""
+    """One counted part of a step: its input, kept and rejected PCollections.
+
+    Each may be a list of PCollections (counted separately and summed), which spares a
+    Flatten of documents: the DirectRunner holds every Flatten's data in memory.
+    """
 
     name: str
     inputs: Any
@@ -83,12 +87,19 @@ def load_manifest(directory: str) -> dict[str, Any] | None:
         return None
 
 
-def _count_events(counted: Counted):
+def _count_events(counted: Counted) -> list:
+    """Per-key sums of one counted part, combined where each PCollection is made.
+
+    Each input, output and reject PCollection is counted by a lifted CombinePerKey before
+    anything is flattened, so only a handful of sums per bundle leave the fused stage.
+    """
     n = counted.name
-    ins = counted.inputs | f"In{n}" >> beam.Map(lambda _: ((n, "in", ""), 1))
-    outs = counted.outputs | f"Out{n}" >> beam.Map(lambda _: ((n, "out", ""), 1))
-    rej = counted.rejects | f"Rej{n}" >> beam.Map(lambda r: ((n, "reject", r["reason"]), 1))
-    return (ins, outs, rej)
+    sums = []
+    for kind, pcs in (("in", counted.inputs), ("out", counted.outputs), ("reject", counted.rejects)):
+        for i, pc in enumerate(as_list(pcs)):
+            key = (lambda r, n=n: ((n, "reject", r["reason"]), 1)) if kind == "reject" else (lambda _, n=n, k=kind: ((n, k, ""), 1))
+            sums.append(pc | f"Key{kind}{n}{i}" >> beam.Map(key) | f"Sum{kind}{n}{i}" >> beam.CombinePerKey(sum))
+    return sums
 
 
 def _gather_counts(rows: list[tuple[tuple[str, str, str], int]], order: list[str]) -> dict[str, Any]:
@@ -146,8 +157,9 @@ def run_step(
     options = PipelineOptions(beam_args)
     with beam.Pipeline(options=options) as p:
         graph = build(p)
-        graph.docs | "WriteDocs" >> WriteShards(FileSystems.join(work, "docs"), num_shards)
-        graph.rejects | "WriteRejects" >> WriteShards(FileSystems.join(work, "rejects"), num_shards, REJECT_SCHEMA)
+        tuple(as_list(graph.docs)) | "WriteDocs" >> WriteShards(FileSystems.join(work, "docs"), num_shards)
+        tuple(as_list(graph.rejects)) | "WriteRejects" >> WriteShards(
+            FileSystems.join(work, "rejects"), num_shards, REJECT_SCHEMA)
         events = [pc for c in graph.counted for pc in _count_events(c)]
         order = [c.name for c in graph.counted]
         counts_path = FileSystems.join(work, "_counts.json")

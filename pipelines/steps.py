@@ -60,7 +60,7 @@ def extract_step(cfg: StageConfig, items: list[tuple[str, str, str, int]], out: 
     def build(p: beam.Pipeline) -> StepGraph:
         read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
         ext = read["records"] | "Extract" >> Extract(cfg.extract)
-        rejects = (read["rejects"], ext["rejects"]) | "AllRejects" >> beam.Flatten()
+        rejects = [read["rejects"], *ext["rejects"]]
         return StepGraph(
             counted=[
                 Counted("read", read["seen"], read["records"], read["rejects"]),

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import apache_beam as beam
 
 from curate.errors import Reject
+from curate.pipelines.shards import as_list
 from curate.schema import doc_id, make_reject, new_document
 from curate.synth.config import SynthConfig
 
@@ -276,7 +277,7 @@ class Synthesize(beam.PTransform):
         fin = ((verified, gen.errors) | "AllOutcomes" >> beam.Flatten()
                | "ByTask" >> beam.GroupByKey()
                | "Finalize" >> beam.ParDo(_FinalizeFn(cfg)).with_outputs("rejects", "summaries", main="docs"))
-        rejects = (prep.rejects, gen.rejects, fin.rejects) | "AllRejects" >> beam.Flatten()
+        rejects = [prep.rejects, gen.rejects, fin.rejects]
         self.parts = [
             ("problems", inputs, prep.tasks, prep.rejects),
             ("generate", slots, gen.gens, gen.rejects),
@@ -342,7 +343,7 @@ class ProblemSet(beam.PTransform):
         res = inputs | "Synthesize" >> self.synth
         rated = res["summaries"] | "Rate" >> beam.ParDo(_RateFn(self.cfg)).with_outputs("rejects", main="docs")
         self.parts = self.synth.parts + [("rate", res["tasks"], rated.docs, rated.rejects)]
-        rejects = (res["rejects"], rated.rejects) | "ProblemRejects" >> beam.Flatten()
+        rejects = [*as_list(res["rejects"]), rated.rejects]
         return {"docs": rated.docs, "rejects": rejects, "solutions": res["docs"], "stats": res["stats"]}
 
 

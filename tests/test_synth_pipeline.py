@@ -132,7 +132,7 @@ def test_rewrite_of_pool_documents(tiny, tmp_path):
             assert c[("problems", "in")] == 3 and c[("problems", "out")] == 2 and c[("generate", "in")] == 4
 
         assert_that(all_counts | beam.Flatten(), law)
-        reasons = res["rejects"] | beam.Map(lambda r: r["reason"])
+        reasons = res["rejects"] | "AllRejects" >> beam.Flatten() | beam.Map(lambda r: r["reason"])
 
         def has_not_rewritable(rs):
             assert "synth:not_rewritable" in rs and len(rs) >= 1

@@ -99,10 +99,29 @@ def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list
 
 def dedup_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,
                beam_args: list[str], log: Log = print) -> tuple[str, dict]:
-    """Exact, then MinHash near-duplicate removal, global over all inputs."""
+    """Exact, then MinHash near-duplicate removal, global over all inputs.
+
+    The pools are read twice: once for the slim records dedup decides on, once to apply the
+    decisions (so no document is held across a shuffle).
+    """
     from curate.pipelines.dedup import Deduplicate
 
-    return _pool_step("dedup", Deduplicate(cfg.dedup), cfg.dedup, inputs, input_keys, cfg, out, cache_dir, beam_args, log)
+    key = step_key("dedup", cfg.dedup.model_dump(), input_keys)
+    dirs = [files.join(d, "docs") for d in inputs]
+
+    def build(p: beam.Pipeline) -> StepGraph:
+        docs = p | "ReadPool" >> ReadShards(dirs)
+        res = docs | "Dedup" >> Deduplicate(cfg.dedup, reread=ReadShards(dirs))
+        return StepGraph(
+            counted=[Counted("dedup", docs, res["docs"], res["rejects"])],
+            docs=res["docs"],
+            rejects=res["rejects"],
+            stats=res["stats"],
+        )
+
+    nbytes = pool_bytes(dirs)
+    return run_step("dedup", key, out or step_dir(cache_dir, "dedup", key), build, beam_args, shard_count(cfg, nbytes),
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log)
 
 
 def filter_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,

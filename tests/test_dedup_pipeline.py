@@ -146,3 +146,44 @@ def test_same_clusters_in_process_and_multi_processing(tmp_path):
     assert key(a[0]) == key(b[0]) and key(a[1]) == key(b[1])
     assert len(a[1]) > 10
     assert a[2]["stats"] == b[2]["stats"]
+
+
+def _write_pool(directory, docs, shards=3):
+    import pyarrow.parquet as pq
+
+    from curate.schema import to_table
+
+    directory.mkdir(parents=True)
+    for s in range(shards):
+        pq.write_table(to_table(docs[s::shards]), str(directory / f"part-{s:05d}-of-{shards:05d}.parquet"))
+    return str(directory)
+
+
+def test_reread_of_parquet_shards_gives_the_same_result(tmp_path):
+    """Decisions from a first read, applied to a second read of the shards; identical records keep one."""
+    from curate.pipelines.shards import ReadShards
+
+    docs, _ = corpus(seed=6, groups=20)
+    twice = next(d for d in docs if d["uri"] == "b4")  # no duplicate, but the very same record twice
+    docs = docs + [dict(twice)]
+    pool = _write_pool(tmp_path / "pool", docs)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+
+    def build(p):
+        inp = p | "Read" >> ReadShards([pool])
+        res = inp | Deduplicate(DedupConfig(buckets=32, batch_size=16), reread=ReadShards([pool]))
+        return StepGraph([Counted("dedup", inp, res["docs"], res["rejects"])], res["docs"], res["rejects"], res["stats"])
+
+    out, m = run_step("dedup", "k", str(tmp_path / "reread"), build, [f"--temp_location={temp}"], 2, log=lambda _: None)
+    kept = [x for s in list_shards(f"{out}/docs") for x in read_shard(s)]
+    rejects = [x for s in list_shards(f"{out}/rejects") for x in read_shard(s)]
+    ref = run(tmp_path, docs, DedupConfig(buckets=32, batch_size=16), name="create")
+    key = lambda recs: sorted((x["id"], x["dup_cluster"], x.get("reason"), x.get("detail")) for x in recs)
+    assert key(kept) == key(ref[0]) and key(rejects) == key(ref[1])
+    assert m["stats"] == ref[2]["stats"] and m["counts"]["dedup"]["in"] == len(docs)
+    i = twice["id"]  # one copy is kept, the other is an exact duplicate of it
+    assert [x["dup_cluster"] for x in kept if x["id"] == i] == [i]
+    assert [(x["reason"], x["detail"], x["dup_cluster"]) for x in rejects if x["id"] == i] == [("dedup:exact", i, i)]
+    assert len(kept) + len(rejects) == len(docs) and len(rejects) > 10
+    assert list(temp.iterdir()) == []  # spool files and their folder are gone

@@ -3,15 +3,16 @@
 Beam's own file sinks name and fill shards by bundle, which differs between runs and
 runners. Here a shard's contents and bytes depend only on the documents, so in-process,
 multi-processing and portable runs write identical files. Documents never go through a
-shuffle: they are spooled to per-shard files, and only file names are grouped, so memory
-stays bounded by one shard however large the step. Each shard is written under a
+shuffle: each bundle writes them as sorted runs per shard, only file names are grouped, and
+each shard is a k-way merge of its runs (an external sort), so memory stays bounded
+however large the step or its shards. Each shard is written under a
 temporary name and renamed, so a killed run never leaves a partial shard behind.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import heapq
 import uuid
 from typing import Any, Iterable
 
@@ -39,58 +40,87 @@ def list_shards(directory: str) -> list[str]:
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
-SPOOL_BATCH = 1000  # rows buffered (over all shards of a bundle) before they go to the spool files
+SPOOL_BYTES = 32 << 20  # approx. record bytes a bundle buffers before writing them out as sorted runs
+RUN_BATCH = 256  # rows per Arrow batch in a run file: the merge holds one batch per run
+MAX_RUNS = 128  # runs merged at once; more are first merged in passes of this many
+ROW_GROUP = 2048  # rows per Parquet row group of a shard
+SORT_COLUMNS = ("id", "reason", "text", "uri")
+
+
+def _sort_key(schema: pa.Schema):
+    """Key ordering records by SORT_COLUMNS (those in ``schema``), nulls last, as Arrow sorts."""
+    cols = [c for c in SORT_COLUMNS if c in schema.names]
+    return lambda r: tuple((1, "") if r.get(c) is None else (0, r[c]) for c in cols)
+
+
+def _approx_bytes(rec: dict) -> int:
+    return 64 + sum(len(v) for v in rec.values() if isinstance(v, str))
+
+
+def _write_run(path: str, rows: list[dict], schema: pa.Schema) -> None:
+    with FileSystems.create(path) as f:
+        writer = pa.ipc.new_stream(f, schema)
+        for i in range(0, len(rows), RUN_BATCH):
+            writer.write_table(to_table(rows[i:i + RUN_BATCH], schema))
+        writer.close()
+
+
+def _run_rows(path: str) -> Iterable[dict]:
+    with FileSystems.open(path) as f:
+        for batch in pa.ipc.open_stream(f):
+            yield from from_table(pa.Table.from_batches([batch]))
 
 
 class _Spool(beam.DoFn):
-    """Appends each record to its shard's spool file for this bundle (Arrow IPC, in batches).
+    """Buffers records per shard and writes them out as sorted runs (Arrow IPC files).
 
-    Only (shard, spool path) pairs leave the DoFn, so no runner ever holds the documents
-    themselves in a shuffle: memory stays bounded by ``SPOOL_BATCH`` rows, however many shards.
+    Only (shard, run path) pairs leave the DoFn, so no runner ever holds the documents
+    themselves in a shuffle, and a bundle holds at most ``SPOOL_BYTES`` of records however
+    many shards there are: the first half of an external merge sort.
     """
 
-    def __init__(self, spool_dir: str, num_shards: int, schema: pa.Schema):
+    def __init__(self, spool_dir: str, num_shards: int, schema: pa.Schema, spool_bytes: int = SPOOL_BYTES):
         self.spool_dir = spool_dir
         self.num_shards = num_shards
         self.schema = schema
+        self.spool_bytes = spool_bytes
+
+    def setup(self):
+        self._key = _sort_key(self.schema)
 
     def start_bundle(self):
         self._bundle = uuid.uuid4().hex
         self._buffers: dict[int, list] = {}
         self._held = 0
-        self._writers: dict[int, tuple] = {}
+        self._runs = 0
 
     def process(self, rec):
-        s = shard_of(rec["id"], self.num_shards)
-        self._buffers.setdefault(s, []).append(rec)
-        self._held += 1
-        if self._held >= SPOOL_BATCH:
-            for shard in list(self._buffers):
-                self._flush(shard)
-            self._held = 0
+        self._buffers.setdefault(shard_of(rec["id"], self.num_shards), []).append(rec)
+        self._held += _approx_bytes(rec)
+        if self._held >= self.spool_bytes:
+            yield from self._flush()
 
-    def _flush(self, s: int) -> None:
-        rows = self._buffers.pop(s, [])
-        if not rows:
-            return
-        if s not in self._writers:
-            path = FileSystems.join(self.spool_dir, f"{s:05d}-{self._bundle}.arrow")
-            f = FileSystems.create(path)
-            self._writers[s] = (path, f, pa.ipc.new_stream(f, self.schema))
-        self._writers[s][2].write_table(to_table(rows, self.schema))
+    def _flush(self) -> list[tuple[int, str]]:
+        out = []
+        for s in sorted(self._buffers):
+            path = FileSystems.join(self.spool_dir, f"{s:05d}-{self._bundle}-{self._runs:05d}.arrow")
+            _write_run(path, sorted(self._buffers[s], key=self._key), self.schema)
+            out.append((s, path))
+        self._buffers, self._held = {}, 0
+        self._runs += 1
+        return out
 
     def finish_bundle(self):
-        for s in list(self._buffers):
-            self._flush(s)
-        for s, (path, f, writer) in sorted(self._writers.items()):
-            writer.close()
-            f.close()
-            yield GlobalWindows.windowed_value((s, path))
-        self._writers = {}
+        for pair in self._flush():
+            yield GlobalWindows.windowed_value(pair)
 
 
 class _Merge(beam.DoFn):
-    """All spool files of one shard → one Parquet file sorted by id, written atomically."""
+    """The sorted runs of one shard → one Parquet file, merged in order and written atomically.
+
+    The second half of the external sort: a k-way merge holding one batch per run, so a
+    shard of any size is written in bounded memory.
+    """
 
     def __init__(self, directory: str, num_shards: int, schema: pa.Schema):
         self.directory = directory
@@ -98,43 +128,63 @@ class _Merge(beam.DoFn):
         self.schema = schema
 
     def process(self, element):
-        shard, paths = element
-        tables = []
-        for p in sorted(paths):
-            with FileSystems.open(p) as f:
-                tables.append(pa.ipc.open_stream(f).read_all())
-        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
-        order = [(c, "ascending") for c in ("id", "reason", "text", "uri") if c in table.column_names]
-        table = table.sort_by(order)
+        shard, runs = element
+        key = _sort_key(self.schema)
+        runs = sorted(runs)
+        spooled = list(runs)
+        while len(runs) > MAX_RUNS:  # merge in passes so that at most MAX_RUNS files are open
+            merged = []
+            for i in range(0, len(runs), MAX_RUNS):
+                path = f"{runs[i]}.m{len(runs)}"
+                _write_run(path, list(heapq.merge(*map(_run_rows, runs[i:i + MAX_RUNS]), key=key)), self.schema)
+                merged.append(path)
+            spooled += merged
+            runs = merged
         path = FileSystems.join(self.directory, f"part-{shard:05d}-of-{self.num_shards:05d}.parquet")
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd", row_group_size=2048, write_statistics=False)
-        files.write_atomic(path, buf.getvalue())
-        FileSystems.delete(sorted(paths))
-        yield path, table.num_rows
+        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+        n = 0
+        with FileSystems.create(tmp) as f:
+            writer = pq.ParquetWriter(f, self.schema, compression="zstd", write_statistics=False)
+            rows: list[dict] = []
+            for rec in heapq.merge(*map(_run_rows, runs), key=key):
+                rows.append(rec)
+                if len(rows) == ROW_GROUP:
+                    writer.write_table(to_table(rows, self.schema), row_group_size=ROW_GROUP)
+                    n, rows = n + len(rows), []
+            if rows or not n:
+                writer.write_table(to_table(rows, self.schema), row_group_size=ROW_GROUP)
+                n += len(rows)
+            writer.close()
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+        FileSystems.rename([tmp], [path])
+        FileSystems.delete(spooled)
+        yield path, n
 
 
 class WriteShards(beam.PTransform):
     """PCollection[dict] (or a tuple of them) → Parquet shards in ``directory``; outputs (path, rows) per shard.
 
-    Records are spooled per shard and bundle, then each shard's spool files are merged,
-    sorted by id and written under a temporary name before the rename. Given several
+    Records are spooled as sorted runs per shard and bundle, then each shard's runs are
+    merged in id order and written under a temporary name before the rename. Given several
     PCollections (e.g. the rejects of each part of a step), each is spooled where it is
     made and only the small (shard, spool file) pairs are flattened: a Flatten of the
     records themselves would be held whole in the DirectRunner's memory.
     """
 
-    def __init__(self, directory: str, num_shards: int, schema: pa.Schema = DOCUMENT_SCHEMA):
+    def __init__(self, directory: str, num_shards: int, schema: pa.Schema = DOCUMENT_SCHEMA,
+                 spool_bytes: int = SPOOL_BYTES):
         super().__init__()
         self.directory = directory
         self.num_shards = num_shards
         self.schema = schema
+        self.spool_bytes = spool_bytes
 
     def expand(self, pcolls):
         parts = as_list(pcolls)
         spool = FileSystems.join(self.directory, "_spool")
         files.makedirs(spool)
-        spooled = [pc | f"Spool{i}" >> beam.ParDo(_Spool(spool, self.num_shards, self.schema)) for i, pc in enumerate(parts)]
+        spooled = [pc | f"Spool{i}" >> beam.ParDo(_Spool(spool, self.num_shards, self.schema, self.spool_bytes)) for i, pc in enumerate(parts)]
         pairs = spooled[0] if len(spooled) == 1 else spooled | "Spools" >> beam.Flatten()
         return (
             pairs

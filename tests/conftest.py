@@ -14,3 +14,14 @@ def sample_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("sample")
     write_sample(str(d), seed=1234)
     return d
+
+
+@pytest.fixture(scope="session")
+def stage2_run(tmp_path_factory):
+    """`curate run stage2` on the embedded sample, once per test session: (output dir, manifest)."""
+    from curate.config import default_config
+    from curate.pipelines.stages import run_stage
+
+    out = tmp_path_factory.mktemp("run") / "stage2"
+    manifest = run_stage(default_config("stage2"), str(out), [], log=lambda m: None)
+    return out, manifest

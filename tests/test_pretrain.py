@@ -107,6 +107,18 @@ def test_loss_and_mtp_loss_fall(shards, tmp_path):
     assert all(len(r["mtp_loss"]) == 2 and r["tokens_per_s"] > 0 for r in train_recs)
 
 
+def test_loss_and_mtp_loss_fall_on_stage2_shards(stage2_run, tmp_path):
+    """The issue's case: shards made by `curate run stage2` from the embedded sample, bundled tokenizer."""
+    out, _ = stage2_run
+    stage = {"blend": str(out / "blend.json"), "tokenizer": None}
+    h = main(tiny_args(stage, 50))
+    lm, mtp = np.array(h["lm_loss"]), np.array(h["mtp_loss"])
+    assert lm.shape == (50,) and mtp.shape == (50, 2) and np.isfinite(lm).all() and np.isfinite(mtp).all()
+    assert lm[-5:].mean() < lm[:5].mean() - 1.0
+    for k in range(2):
+        assert mtp[-5:, k].mean() < mtp[:5, k].mean() - 1.0
+
+
 def test_resume_equals_uninterrupted(shards, tmp_path):
     full = main(tiny_args(shards, 40, "--lr-decay-style", "wsd", "--lr-wsd-decay-iters", "10"))
     ckpt = str(tmp_path / "ckpt")

@@ -18,11 +18,8 @@ PORTABLE = ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_ty
 
 
 @pytest.fixture(scope="module")
-def stage2(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    out = root / "stage2"
-    manifest = run_stage(default_config("stage2"), str(out), [], log=lambda m: None)
-    return out, manifest
+def stage2(stage2_run):
+    return stage2_run
 
 
 def test_manifest_and_count_law(stage2):

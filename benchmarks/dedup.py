@@ -25,16 +25,12 @@ from __future__ import annotations
 import os
 import sys
 
-# Other scripts in benchmarks/ (e.g. tokenize.py) must not shadow stdlib modules of the same name.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import argparse
 import json
 import random
-import subprocess
 import tempfile
-import threading
 import time
 
 import numpy as np
@@ -43,6 +39,7 @@ from curate.dedup.config import DedupConfig
 from curate.dedup.minhash import MinHasher, shingles, units
 from curate.dedup.normalize import normalize
 from curate.schema import new_document
+from _rss import run_measured, tail  # noqa: E402
 
 VOCAB_SIZE = 30000
 
@@ -264,24 +261,7 @@ def throughput(args) -> None:
           f"vs bulk: {t_bulk / t_ours_sub:.1f}x; sha1 mode vs sha1 update loop: {t_loop_sha / t_ours_sha:.1f}x")
 
 
-def _tree_rss(proc) -> int:
-    import psutil
-
-    total = 0
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def scale(args) -> None:
-    import psutil
     import pyarrow.parquet as pq
 
     from curate.schema import to_table
@@ -316,26 +296,12 @@ def scale(args) -> None:
     out = os.path.join(work, "out")
     cmd = [sys.executable, "-m", "curate", "dedup", pool, "--output", out, "--",
            "--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"]
-    peak = [0]
-    t0 = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ps = psutil.Process(proc.pid)
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(ps))
-            time.sleep(0.2)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    log = proc.communicate()[0]
-    stop.set()
-    th.join()
-    wall = time.time() - t0
-    if proc.returncode:
-        print(log[-4000:])
-        raise SystemExit(f"curate dedup failed ({proc.returncode})")
+    log_path = os.path.join(work, "dedup.log")
+    rc, wall, mem = run_measured(cmd, log_path)
+    peak = [mem.peak]
+    if rc:
+        print(tail(log_path))
+        raise SystemExit(f"curate dedup failed ({rc})")
     m = json.load(open(os.path.join(out, "manifest.json")))
     cnt = m["counts"]["dedup"]
     st = m["stats"]["clusters"]

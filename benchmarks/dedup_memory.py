@@ -16,29 +16,24 @@ from __future__ import annotations
 import os
 import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import argparse
 import json
 import random
 import resource
 import shutil
-import subprocess
 import tempfile
-import threading
 import time
+
+from _rss import run_measured, tail
 
 
 def write_pool(pool: str, n: int, seed: int, shards: int = 16) -> None:
     """A completed-step-looking pool of ``n`` documents (docs/part-*.parquet + manifest.json)."""
     import pyarrow.parquet as pq
 
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_dedup_bench", os.path.join(_HERE, "dedup.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)  # the planted-edit generator of benchmarks/dedup.py
+    import dedup as bench  # the planted-edit generator of benchmarks/dedup.py
     from curate.schema import new_document, to_table
 
     if os.path.exists(os.path.join(pool, "manifest.json")):
@@ -70,51 +65,18 @@ def write_pool(pool: str, n: int, seed: int, shards: int = 16) -> None:
         json.dump({"step": "bench", "key": f"bench-{n}-{seed}"}, f)
 
 
-def _tree_rss(proc) -> int:
-    import psutil
-
-    try:
-        procs = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
 def measure(pool: str, out: str, beam_args: list[str]) -> dict:
-    import psutil
-
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "curate", "dedup", pool, "--output", out]
     if beam_args:
         cmd += ["--", *beam_args]
-    peak = [0]
-    t0 = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ps = psutil.Process(proc.pid)
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(ps))
-            time.sleep(0.1)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    log = proc.communicate()[0]
-    stop.set()
-    th.join()
-    wall = time.time() - t0
-    if proc.returncode:
-        print(log[-4000:])
-        raise SystemExit(f"curate dedup failed ({proc.returncode})")
+    log_path = out.rstrip("/") + ".log"
+    rc, wall, mem = run_measured(cmd, log_path, interval=0.1)
+    if rc:
+        print(tail(log_path))
+        raise SystemExit(f"curate dedup failed ({rc})")
     m = json.load(open(os.path.join(out, "manifest.json")))
-    return {"wall_s": wall, "peak_tree_mib": peak[0] / 2**20,
+    return {"wall_s": wall, "peak_tree_mib": mem.peak / 2**20,
             "max_rss_child_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "counts": m["counts"]["dedup"], "clusters": m["stats"]["clusters"]}
 

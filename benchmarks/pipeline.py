@@ -38,11 +38,14 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import _rss  # noqa: E402
+from _rss import TreeRSS  # noqa: E402
+
 DATATROVE = "datatrove==0.10.1"
 # What datatrove's blocks need beyond its "processing" extra: WarcReader (warcio, cchardet,
 # python-magic), JsonlWriter (orjson), trafilatura 1.x's jusText (lxml_html_clean), and the
@@ -50,60 +53,9 @@ DATATROVE = "datatrove==0.10.1"
 DATATROVE_EXTRAS = ["warcio", "faust-cchardet", "python-magic", "orjson", "lxml_html_clean", "spacy>=3.8"]
 
 
-# ---------------------------------------------------------------- process-tree memory
-
-class TreeRSS:
-    """Samples the summed RSS of a process and all its descendants; keeps the peak (bytes)."""
-
-    def __init__(self, pid: int, interval: float = 0.2):
-        import psutil
-
-        self.proc = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self.timeline: list[tuple[float, int]] = []  # (time.time(), bytes)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> int:
-        import psutil
-
-        total = 0
-        try:
-            procs = [self.proc] + self.proc.children(recursive=True)
-        except psutil.Error:
-            return 0
-        for p in procs:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:  # exited between listing and reading
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss = self._sample()
-            self.peak = max(self.peak, rss)
-            self.timeline.append((time.time(), rss))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "TreeRSS":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def run_measured(cmd: list[str], log_path: str, env: dict | None = None) -> tuple[int, float, TreeRSS]:
-    """Run ``cmd`` (output to ``log_path``); returns (exit code, wall seconds, the RSS sampler)."""
-    with open(log_path, "wb") as log:
-        t0 = time.time()
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        with TreeRSS(p.pid) as mem:
-            rc = p.wait()
-        return rc, time.time() - t0, mem
+    """Run ``cmd`` from the repository root (output to ``log_path``): (exit code, wall s, RSS sampler)."""
+    return _rss.run_measured(cmd, log_path, env=env, cwd=ROOT)
 
 
 STEP_START = re.compile(r"^(\d\d):(\d\d):(\d\d) \[(\w+)\] (running|sampling)")

@@ -5,6 +5,7 @@ whatever comes back is a raw record or a reject with a reason. A longer run live
 benchmarks/fuzz.py.
 """
 
+import functools
 import gzip
 import os
 import random
@@ -20,7 +21,10 @@ EXAMPLES = int(os.environ.get("CURATE_FUZZ_EXAMPLES", "60"))
 SUFFIXES = [".warc.gz", ".warc", ".html", ".jsonl", ".jsonl.gz", ".parquet", ".pdf"]
 
 
+@functools.lru_cache(maxsize=None)
 def _valid(suffix: str) -> bytes:
+    """One valid file per suffix, made once: hypothesis replays need the same bytes every time
+    (a PDF's bytes carry its creation time)."""
     rng = random.Random(0)
     if suffix.startswith(".warc"):
         data = b"".join(_warc_record(f"https://x/{i}", b"<p>hello</p>" * 20, "2024-01-01T00:00:00Z", rng) for i in range(3))

@@ -123,32 +123,29 @@ def _dups(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
+def _dup_share(units: list[str], max_frac: float | None, max_char_frac: float | None,
+               name: str, char_name: str) -> str | None:
+    """Gopher's duplicate-unit rule over lines or paragraphs: share of repeated units and of their characters."""
+    if not units:
+        return None
+    n, chars = _dups(units)
+    total = sum(len(x) for x in units)
+    if max_frac is not None and n / len(units) > max_frac:
+        return f"{name}={n / len(units):.3f} > {max_frac}"
+    if max_char_frac is not None and total and chars / total > max_char_frac:
+        return f"{char_name}={chars / total:.3f} > {max_char_frac}"
+    return None
+
+
 def dup_lines(p: Parsed, cfg: FilterConfig) -> str | None:
     r = cfg.gopher_repetition
-    lines = p.prose_lines
-    if not lines:
-        return None
-    n, chars = _dups(lines)
-    total = sum(len(x) for x in lines)
-    if r.max_dup_line_frac is not None and n / len(lines) > r.max_dup_line_frac:
-        return f"dup_lines={n / len(lines):.3f} > {r.max_dup_line_frac}"
-    if r.max_dup_line_char_frac is not None and total and chars / total > r.max_dup_line_char_frac:
-        return f"dup_line_chars={chars / total:.3f} > {r.max_dup_line_char_frac}"
-    return None
+    return _dup_share(p.prose_lines, r.max_dup_line_frac, r.max_dup_line_char_frac, "dup_lines", "dup_line_chars")
 
 
 def dup_paragraphs(p: Parsed, cfg: FilterConfig) -> str | None:
     r = cfg.gopher_repetition
-    paras = paragraphs(p.prose)
-    if not paras:
-        return None
-    n, chars = _dups(paras)
-    total = sum(len(x) for x in paras)
-    if r.max_dup_para_frac is not None and n / len(paras) > r.max_dup_para_frac:
-        return f"dup_paragraphs={n / len(paras):.3f} > {r.max_dup_para_frac}"
-    if r.max_dup_para_char_frac is not None and total and chars / total > r.max_dup_para_char_frac:
-        return f"dup_para_chars={chars / total:.3f} > {r.max_dup_para_char_frac}"
-    return None
+    return _dup_share(paragraphs(p.prose), r.max_dup_para_frac, r.max_dup_para_char_frac,
+                      "dup_paragraphs", "dup_para_chars")
 
 
 def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:

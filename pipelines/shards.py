@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import uuid
 from typing import Any, Iterable
 
@@ -57,11 +58,13 @@ def _approx_bytes(rec: dict) -> int:
     return 64 + sum(len(v) for v in rec.values() if isinstance(v, str))
 
 
-def _write_run(path: str, rows: list[dict], schema: pa.Schema) -> None:
+def _write_run(path: str, rows: Iterable[dict], schema: pa.Schema) -> None:
+    """Records (already in order) → an Arrow IPC run file, ``RUN_BATCH`` rows per batch, streaming."""
+    it = iter(rows)
     with FileSystems.create(path) as f:
         writer = pa.ipc.new_stream(f, schema)
-        for i in range(0, len(rows), RUN_BATCH):
-            writer.write_table(to_table(rows[i:i + RUN_BATCH], schema))
+        while batch := list(itertools.islice(it, RUN_BATCH)):
+            writer.write_table(to_table(batch, schema))
         writer.close()
 
 
@@ -136,7 +139,7 @@ class _Merge(beam.DoFn):
             merged = []
             for i in range(0, len(runs), MAX_RUNS):
                 path = f"{runs[i]}.m{len(runs)}"
-                _write_run(path, list(heapq.merge(*map(_run_rows, runs[i:i + MAX_RUNS]), key=key)), self.schema)
+                _write_run(path, heapq.merge(*map(_run_rows, runs[i:i + MAX_RUNS]), key=key), self.schema)
                 merged.append(path)
             spooled += merged
             runs = merged

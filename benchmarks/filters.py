@@ -2,6 +2,7 @@
 
     python benchmarks/filters.py                       # 2,000 generated pages, 70/30 split
     python benchmarks/filters.py --pages 4000 --lid-model /path/lid.176.ftz --dev-corpus /work/shared/dev-corpus
+    python benchmarks/filters.py --dev-corpus /work/shared/dev-corpus --dev-only   # the labelled check alone (~1 min)
 
 The labelled set is built here (curate.filters.synthetic): good pages (explanations, math with
 LaTeX, code tutorials) and bad pages (spam, keyword stuffing, navigation, word salad from the
@@ -9,7 +10,15 @@ good pages' own vocabulary, thin pages buried in chrome). Printed, in one run:
   * ROC AUC and F1 of: the rule filter used as a classifier (the peer), fastText, the LM classifier;
   * documents/s of rules, language id (py3langid; fastText lid when a model is given), domain,
     fastText scoring, LM scoring, and the whole default filter, each with its ratio to the rules;
-  * with --dev-corpus: the same default filter on real extracted pages (kept share, domain accuracy).
+  * with --dev-corpus, a labelled check of curate's default DocumentFilter beside datatrove 0.10.1's
+    default GopherRepetition → GopherQuality → C4Quality → FineWebQuality filters (in its own venv,
+    benchmarks/_datatrove_filters.py; --no-datatrove skips it) on the same texts. Should keep: every
+    page of math_html/, code_html/ and pdf/ extracted by curate's extractors, counted only when
+    English (curate's lang annotation or py3langid on the text). Should drop: ~300 generated bad
+    pages (synthetic.bad_page's kinds, plus boilerplate, SEO templates and repeated paragraphs).
+    Printed: kept/dropped per domain and side, documents each rule dropped (good/bad), the good
+    documents each side dropped with rule and detail, and a summary against the targets
+    (keep >= 97% of English good docs, drop >= 95% of bad pages).
 """
 
 from __future__ import annotations
@@ -62,9 +71,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lid-model", default=None, help="fastText language-id model (lid.176.ftz/bin) to compare with py3langid")
     ap.add_argument("--encoder", default=None, help="HF encoder dir for the LM classifier (default: all-MiniLM-L6-v2 package)")
-    ap.add_argument("--dev-corpus", default=None, help="/work/shared/dev-corpus: also run the default filter on real pages")
+    ap.add_argument("--dev-corpus", default=None, help="/work/shared/dev-corpus: also run the labelled check (curate vs datatrove)")
+    ap.add_argument("--dev-only", action="store_true", help="run only the --dev-corpus check (no classifier training)")
+    ap.add_argument("--no-datatrove", action="store_true", help="--dev-corpus check without datatrove's side")
     ap.add_argument("--threads", type=int, default=2, help="torch threads for the LM on CPU")
     args = ap.parse_args()
+    if args.dev_only:
+        if not args.dev_corpus:
+            ap.error("--dev-only needs --dev-corpus DIR")
+        from curate.filters.config import FilterConfig
+
+        return dev(args.dev_corpus, FilterConfig(), args.seed, not args.no_datatrove)
 
     import torch
 
@@ -146,44 +163,192 @@ def main() -> None:
     print(f"\nAUC > 0.9 for both classifiers: {'yes' if target else 'NO'}")
 
     if args.dev_corpus:
-        dev(args.dev_corpus, cfg)
+        dev(args.dev_corpus, cfg, args.seed, not args.no_datatrove)
 
 
-def dev(root: str, cfg) -> None:
-    """Default filter on real pages of the dev corpus: kept share per folder and domain accuracy."""
-    from collections import Counter
+# ---------------------------------------------------------------- labelled check on the dev corpus
 
+COOKIE = [
+    "We use cookies and similar technologies to personalise content and ads, to provide social media features and to analyse our traffic.",
+    'By clicking "Accept all", you agree to the storing of cookies on your device to enhance site navigation, analyse site usage and assist in our marketing efforts.',
+    'You can change your cookie settings at any time by clicking "Cookie Preferences" at the bottom of any page.',
+    "Strictly necessary cookies are required for the website to function and cannot be switched off in our systems.",
+    "Performance cookies allow us to count visits and traffic sources so we can measure and improve the performance of our site.",
+    "We also share information about your use of our site with our social media, advertising and analytics partners.",
+]
+TERMS = [
+    "By accessing this website, you agree to be bound by these Terms and Conditions of Use and agree that you are responsible for compliance with any applicable local laws.",
+    "The materials on this website are provided on an 'as is' basis. {co} makes no warranties, expressed or implied, and hereby disclaims all other warranties.",
+    "In no event shall {co} or its suppliers be liable for any damages arising out of the use or inability to use the materials on this website.",
+    "{co} may revise these terms of service for its website at any time without notice.",
+    "These terms and conditions are governed by the laws of {place} and you irrevocably submit to the exclusive jurisdiction of the courts in that location.",
+    "Permission is granted to temporarily download one copy of the materials for personal, non-commercial transitory viewing only.",
+    "Your privacy is important to us. It is the policy of {co} to respect your privacy regarding any information we may collect from you across our website.",
+    "We only retain collected information for as long as necessary to provide you with your requested service.",
+    "We do not share any personally identifying information publicly or with third parties, except when required to by law.",
+]
+FOOTER = [
+    "© {year} {co}. All rights reserved.", "Privacy Policy | Terms of Use | Cookie Settings | Accessibility",
+    "Registered office: 12 High Street, {place}.", "Follow us on Facebook, Twitter and Instagram",
+    "Sign up to our newsletter", "Contact us | Careers | Press | Sitemap", "Accept all | Reject all | Manage preferences",
+]
+SEO = [
+    "Best {x} in {y} {year}.", "Buy {x} in {y} today.", "{X} for sale in {y}.", "Cheap {x} in {y} with free delivery.",
+    "Looking for {x} in {y}? We have the best {x} in {y}.", "Top 10 {x} in {y} ({year} update).",
+    "Compare {x} prices in {y} and save up to {pct}%.", "Find the best deals on {x} near {y}.",
+    "Order {x} online in {y} and get them delivered tomorrow.", "{X} in {y}: reviews, prices and offers for {year}.",
+]
+PRODUCTS = ["running shoes", "gaming laptops", "office chairs", "air fryers", "electric bikes", "wireless earbuds",
+            "coffee machines", "mattresses", "car tyres", "dog food"]
+PLACES = ["London", "Manchester", "Leeds", "Bristol", "Dublin", "Boston", "Chicago", "Denver", "Austin", "Seattle",
+          "Toronto", "Sydney", "Melbourne", "Auckland", "Phoenix"]
+COMPANIES = ["Northwind Ltd", "Acme Media Group", "Bluewave Digital", "Crestline Retail", "Harbor Publishing"]
+
+
+def bad_pages(seed: int, per_kind: int = 38) -> list[tuple[str, str]]:
+    """(kind, text) of generated pages that should be dropped, deterministic for ``seed``:
+    5 * per_kind pages of curate.filters.synthetic.bad_page (spam, keywords, nav, salad, thin, at
+    random) and per_kind each of boilerplate (cookie banner, terms wall, footer), seo (templated
+    sentences repeated with slot fills) and repeated (one paragraph of a good page, 4-9 times)."""
+    import random
+
+    from curate.filters.synthetic import bad_page, good_page
+
+    rng = random.Random(seed)
+    out = [bad_page(rng) for _ in range(5 * per_kind)]
+    for _ in range(per_kind):
+        co, place, year = rng.choice(COMPANIES), rng.choice(PLACES), rng.randint(2015, 2025)
+        terms = rng.sample(TERMS, rng.randint(6, len(TERMS)))
+        text = "\n\n".join([" ".join(rng.sample(COOKIE, rng.randint(3, 5))), "## Terms and Conditions",
+                            *(" ".join(terms[i:i + 3]) for i in range(0, len(terms), 3)),
+                            "\n".join(rng.sample(FOOTER, rng.randint(4, len(FOOTER))))])
+        out.append(("boilerplate", text.format(co=co, place=place, year=year)))
+    for _ in range(per_kind):
+        x, year = rng.choice(PRODUCTS), rng.randint(2019, 2025)
+        places = rng.sample(PLACES, rng.randint(5, 9))
+        paras = [f"# Best {x} in {places[0]} {year}"] + [
+            " ".join(t.format(x=x, X=x.capitalize(), y=y, year=year, pct=rng.choice([10, 20, 30, 50]))
+                     for t in rng.sample(SEO, rng.randint(3, 6))) for y in places]
+        out.append(("seo", "\n\n".join(paras)))
+    for _ in range(per_kind):
+        paras = good_page(rng)[1].split("\n\n")
+        out.append(("repeated", "\n\n".join([paras[0]] + [max(paras, key=len)] * rng.randint(4, 9))))
+    return out
+
+
+def good_docs(root: str) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
+    """Every page of math_html/, code_html/ and pdf/ through curate's extractors:
+    ([(domain, Document)], [(path, reject reason)] for those not extracted)."""
+    from curate.errors import Reject
     from curate.extractors.config import ExtractConfig
     from curate.extractors.html import HTMLExtractor
+    from curate.extractors.pdf import PDFExtractor
+    from curate.schema import new_document
+
+    cfg = ExtractConfig()
+    html, pdf = HTMLExtractor(cfg.html), PDFExtractor(cfg.pdf)
+    docs, failed = [], []
+    for folder, domain, fmt, ex in (("math_html", "math", "html", html), ("code_html", "code", "html", html),
+                                    ("pdf", "paper", "pdf", pdf)):
+        for path in sorted(glob.glob(os.path.join(root, folder, f"*.{fmt}"))):
+            uri = os.path.relpath(path, root)
+            try:
+                with open(path, "rb") as f:
+                    text, meta = ex.extract(f.read(), uri)
+            except Reject as r:
+                failed.append((uri, r.reason))
+                continue
+            docs.append((domain, new_document(source=folder, uri=uri, format=fmt, text=text, extractor=ex.name, meta=meta)))
+    return docs, failed
+
+
+def datatrove_verdicts(texts: list[str]) -> list[dict]:
+    """benchmarks/_datatrove_filters.py in datatrove's venv (created on first use): one verdict per text."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    from pipeline import ensure_datatrove_venv
+
+    py = ensure_datatrove_venv(os.path.join(here, "_work"))
+    with tempfile.TemporaryDirectory(prefix="bench-filters-dt-") as tmp:
+        src, dst = os.path.join(tmp, "docs.jsonl"), os.path.join(tmp, "verdicts.jsonl")
+        with open(src, "w") as f:
+            for i, t in enumerate(texts):
+                f.write(json.dumps({"id": str(i), "text": t}) + "\n")
+        subprocess.run([py, os.path.join(here, "_datatrove_filters.py"), "--input", src, "--output", dst], check=True)
+        with open(dst) as f:
+            out = {v["id"]: v for v in map(json.loads, f)}
+    return [out[str(i)] for i in range(len(texts))]
+
+
+def dev(root: str, cfg, seed: int = 0, datatrove: bool = True) -> None:
+    """Labelled check: English math/code/paper pages of the dev corpus should be kept, generated
+    bad pages dropped; curate's default DocumentFilter beside datatrove's default filters."""
+    from collections import Counter
+
+    import py3langid
+
     from curate.filters.apply import DocumentFilter
     from curate.schema import new_document
 
-    ex = HTMLExtractor(ExtractConfig().html)
-    recs = []
-    for kind in ("math", "code", "general"):
-        for f in sorted(glob.glob(f"{root}/{kind}_html/**/*.html*", recursive=True)):
-            data = open(f, "rb").read()
-            if f.endswith(".gz"):
-                data = gzip.decompress(data)
-            try:
-                text, _ = ex.extract(data, f)
-            except Exception:  # noqa: BLE001 - extraction failures are the extractor benchmark's business
-                continue
-            recs.append((kind, new_document(source=kind, uri=f, format="html", text=text)))
-    flt = DocumentFilter(cfg)
-    res = flt.apply([d for _, d in recs])
-    kept, right, reasons = Counter(), Counter(), Counter()
-    for (kind, _), (k, v) in zip(recs, res):
+    t0 = time.perf_counter()
+    good, failed = good_docs(root)
+    bad = bad_pages(seed)
+    rows = [{"label": "good", "domain": dom, "doc": d} for dom, d in good]
+    rows += [{"label": "bad", "domain": kind, "doc": new_document(source="generated", uri=f"generated/{kind}/{i}", format="text", text=t)}
+             for i, (kind, t) in enumerate(bad)]
+    sides = ["curate"] + (["datatrove"] if datatrove else [])
+    for r, (k, v) in zip(rows, DocumentFilter(cfg).apply([r["doc"] for r in rows])):
         d = v if k == "doc" else v[2]
-        kept[kind] += k == "doc"
-        right[kind] += d["domain"] == kind
-        if k != "doc":
-            reasons[v[0]] += 1
-    print(f"\ndev corpus: {len(recs)} real pages extracted")
-    for kind in ("math", "code", "general"):
-        n = sum(1 for k, _ in recs if k == kind)
-        print(f"  {kind:<8} {n:4d} pages  kept {kept[kind] / n:6.1%}  domain = folder {right[kind] / n:6.1%}")
-    print("  rejects: " + json.dumps(dict(reasons.most_common())))
+        r["lang"] = d["lang"]
+        r["curate"] = (True, None, None) if k == "doc" else (False, v[0], v[1])
+    if datatrove:
+        for r, v in zip(rows, datatrove_verdicts([r["doc"]["text"] for r in rows])):
+            r["datatrove"] = (True, None, None) if v["kept"] else (False, f"{v['filter']}:{v['reason']}", "")
+    for r in rows:
+        r["lid"] = py3langid.classify(" ".join(r["doc"]["text"].split()))[0]
+        r["english"] = r["lang"] == "en" or r["lid"] == "en"
+    counted = [r for r in rows if r["label"] == "bad" or r["english"]]
+
+    print(f"\nlabelled check on {root} (seed {seed}): {len(good)} pages extracted, {len(failed)} not extracted, "
+          f"{len(bad)} generated bad pages ({time.perf_counter() - t0:.0f}s)")
+    for uri, reason in failed:
+        print(f"  not extracted: {uri} ({reason})")
+    print("  English = curate's filter annotates lang 'en' OR py3langid.classify(whole text) says 'en'; excluded:")
+    for r in rows:
+        if r["label"] == "good" and not r["english"]:
+            print(f"    {r['doc']['uri']}: curate lang={r['lang']}, py3langid={r['lid']}")
+
+    print(f"\n{'domain':<14}{'n':>5}" + "".join(f"{s + ' kept':>16}{'dropped':>9}" for s in sides))
+    for dom in dict.fromkeys(r["domain"] for r in counted):
+        rs = [r for r in counted if r["domain"] == dom]
+        line = f"{dom + (' (en)' if rs[0]['label'] == 'good' else ''):<14}{len(rs):>5}"
+        for s in sides:
+            kept = sum(r[s][0] for r in rs) / len(rs)
+            line += f"{kept:>16.1%}{1 - kept:>9.1%}"
+        print(line)
+
+    print(f"\n{'side':<10}{'rule':<48}{'good':>6}{'bad':>6}   (documents each rule dropped; good = English only)")
+    for s in sides:
+        rules = Counter((r[s][1], r["label"]) for r in counted if not r[s][0])
+        for rule in sorted({k for k, _ in rules}, key=lambda k: -rules[k, "good"] - rules[k, "bad"]):
+            print(f"{s:<10}{rule:<48}{rules[rule, 'good']:>6}{rules[rule, 'bad']:>6}")
+
+    for s in sides:
+        dropped = [r for r in counted if r["label"] == "good" and not r[s][0]]
+        print(f"\nEnglish good documents {s} dropped: {len(dropped)}")
+        for r in dropped:
+            print(f"  {r['doc']['uri']}: {r[s][1]} {r[s][2] or ''}".rstrip())
+
+    print()
+    goods = [r for r in counted if r["label"] == "good"]
+    bads = [r for r in counted if r["label"] == "bad"]
+    for s in sides:
+        keep = sum(r[s][0] for r in goods) / len(goods)
+        drop = sum(not r[s][0] for r in bads) / len(bads)
+        print(f"{s}: keeps {keep:.1%} of {len(goods)} English math/code/paper docs (target >= 97%) and drops "
+              f"{drop:.1%} of {len(bads)} generated bad pages (target >= 95%)")
 
 
 if __name__ == "__main__":

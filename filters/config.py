@@ -5,9 +5,9 @@ Every rule threshold can be set to ``null`` to switch that one rule off; each ru
 their ``min_score`` is set (otherwise they just write ``scores``).
 """
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from curate.configbase import Section
 
@@ -80,6 +80,56 @@ class DomainConfig(Section):
     min_prob: float = Field(0.5, ge=0, le=1, description="Least probability at which the fastText domain model's label is taken.")
 
 
+class PrefilterConfig(Section):
+    """The cheap checks that still run when the small-LM classifier is the judge (``judge: lm``):
+    only the obviously broken is dropped before the model sees a document."""
+
+    max_control_frac: float | None = Field(
+        0.01, ge=0, le=1, description="Share of characters that are control characters or U+FFFD (binary or mis-decoded "
+        "bytes) above this → filter:binary. Applies with either judge.")
+    wall_max_dup_line_frac: float | None = Field(
+        0.7, ge=0, le=1, description="Judge lm: share of prose lines that repeat an earlier line above this → filter:spam_wall:dup_lines.")
+    wall_max_top_2gram_frac: float | None = Field(
+        0.4, ge=0, le=1, description="Judge lm: share of prose characters in the single most frequent word pair above this → filter:spam_wall:top_2gram.")
+
+
+# Rules made for the documents they judge. A profile overrides keys of the filter section
+# (rule groups, min_words, min_prose_words, code_exempt_frac) for documents of one kind; the
+# rest is inherited. Each default below is a reason, not a guess:
+#  * math and code: C4's '{' rule hunts for JavaScript in prose; on a page about maths or code
+#    a brace outside the marked-up spans is AsciiMath, set notation or code the page did not
+#    fence. Forum threads quote earlier posts and tutorials repeat labels ("Output", "Copy"),
+#    so prose repetition is judged at about three times Gopher's web limits, and FineWeb's
+#    duplicate-line-character rule (the statistic of Gopher's dup_line_chars at 1/20 of its
+#    limit) at 30%. Ratio and repetition rules need 50 prose words, line-ratio rules 5 prose
+#    lines: a listing with a title line, or a forum thread flattened into three long lines,
+#    has no prose statistics to measure.
+#  * paper (documents extracted from PDF, when not math or code): running heads, defined terms
+#    repeated through legal and technical text, set braces in a text layer without TeX.
+_WEB_PROSE_REP = {
+    "max_dup_line_frac": 0.5, "max_dup_para_frac": 0.5, "max_dup_line_char_frac": 0.5, "max_dup_para_char_frac": 0.5,
+    "top_ngram_max_frac": {2: 0.4, 3: 0.36, 4: 0.32},
+    "dup_ngram_max_frac": {5: 0.45, 6: 0.44, 7: 0.43, 8: 0.42, 9: 0.41, 10: 0.40},
+}
+DEFAULT_PROFILES: dict[str, dict[str, Any]] = {
+    "math": {"min_prose_words": 50, "min_prose_lines": 5, "c4": {"curly_bracket": False},
+             "gopher_repetition": _WEB_PROSE_REP, "fineweb": {"max_char_dup_ratio": 0.3}},
+    "code": {"min_prose_words": 50, "min_prose_lines": 5, "c4": {"curly_bracket": False},
+             "gopher_repetition": _WEB_PROSE_REP, "fineweb": {"max_char_dup_ratio": 0.3}},
+    "paper": {"min_prose_lines": 5, "c4": {"curly_bracket": False}, "gopher_repetition": _WEB_PROSE_REP,
+              "fineweb": {"max_char_dup_ratio": 0.1}},
+}
+PROFILE_KEYS = frozenset({"min_words", "min_prose_words", "min_prose_lines", "code_exempt_frac", "gopher", "gopher_repetition", "c4", "fineweb"})
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in (
+            "top_ngram_max_frac", "dup_ngram_max_frac") else v
+    return out
+
+
 class FilterConfig(Section):
     languages: list[str] = Field(
         default_factory=lambda: ["en"],
@@ -95,11 +145,30 @@ class FilterConfig(Section):
     lang_min_chars: int = Field(
         20, ge=0, description="With fewer prose letters the language is `und`; such a document passes the language "
         "filter only when its domain is code or math (else filter:lang).")
-    min_words: int = Field(50, ge=0, description="Gopher: fewer words than this is rejected (filter:gopher:word_count). A formula counts as one word, code tokens count.")
+    min_words: int = Field(50, ge=0, description="Gopher: fewer words than this is rejected (filter:gopher:word_count). Prose words, code tokens and the tokens of formulas count.")
     max_words: int = Field(100_000, gt=0, description="Gopher: more words than this is rejected.")
     code_exempt_frac: float = Field(
         0.3, ge=0, le=1, description="Documents with at least this share of characters in code skip the prose-only rules "
         "(stop words, mean word length, min sentences, line punctuation, short lines, lines per word).")
+    min_prose_words: int = Field(
+        0, ge=0, description="The prose ratio and repetition rules (Gopher quality except word_count, Gopher repetition, "
+        "C4 sentences/JavaScript/policy, FineWeb) run only on documents with at least this many prose words; 0: always. "
+        "Profiles for math and code set it (a listing with a title line has no prose to measure).")
+    min_prose_lines: int = Field(
+        0, ge=0, description="The line-ratio rules (bullet, ellipsis, JavaScript and policy lines, line punctuation, "
+        "short lines) run only on documents with at least this many prose lines; 0: always.")
+    lang_fallback: dict[str, str] = Field(
+        default_factory=dict, description="Source name → ISO 639-1 language, for documents whose prose is too short to "
+        "identify (or identified as zxx, no linguistic content) and whose page metadata (HTML lang) names none.")
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PROFILES.items()},
+        description="Rule overrides per kind of document: `math` and `code` (the domain), `paper` (extracted from PDF "
+        "and neither); other documents use the section itself (`general`). Keys: " + ", ".join(sorted(PROFILE_KEYS)) +
+        ". The defaults and their reasons are in filters/config.py (DEFAULT_PROFILES); `{}` judges every document by the web rules.")
+    judge: Literal["auto", "rules", "lm"] = Field(
+        "auto", description="Who decides: `rules` (the heuristics, per profile), `lm` (the small-LM classifier decides; "
+        "rules shrink to the prefilter) or `auto` (lm when lm.model and lm.min_score are set, else rules).")
+    prefilter: PrefilterConfig = Field(default_factory=PrefilterConfig)
     gopher: GopherQualityConfig = Field(default_factory=GopherQualityConfig)
     gopher_repetition: GopherRepetitionConfig = Field(default_factory=GopherRepetitionConfig)
     c4: C4Config = Field(default_factory=C4Config)
@@ -111,3 +180,32 @@ class FilterConfig(Section):
     batch_size: int = Field(64, ge=1, description="Documents per filter batch in the pipeline (classifiers score a batch at once).")
     mode: Literal["filter", "score"] = Field(
         "filter", description="`filter` drops documents that fail; `score` only writes lang, domain and scores and keeps all.")
+
+    _profiles: dict[str, "FilterConfig"] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _build_profiles(self) -> "FilterConfig":
+        if self.judge == "lm" and not (self.lm.model and self.lm.min_score is not None):
+            raise ValueError("filter.judge: lm needs filter.lm.model and filter.lm.min_score")
+        base = self.model_dump(include=set(PROFILE_KEYS))
+        built = {}
+        for name, over in self.profiles.items():
+            bad = sorted(set(over) - PROFILE_KEYS)
+            if bad:
+                raise ValueError(f"filter.profiles.{name}: unknown key(s) {bad}; allowed: {sorted(PROFILE_KEYS)}")
+            try:
+                built[name] = self.model_copy(update={k: type(getattr(self, k)).model_validate(v) if isinstance(v, dict) else v
+                                                      for k, v in _merge(base, over).items()})
+            except ValidationError as e:
+                raise ValueError(f"filter.profiles.{name}: {e}") from None
+        self._profiles = built
+        return self
+
+    @property
+    def lm_judges(self) -> bool:
+        """True when the small-LM classifier, not the rules, decides what is kept."""
+        return self.judge == "lm" or (self.judge == "auto" and bool(self.lm.model) and self.lm.min_score is not None)
+
+    def profile(self, name: str) -> "FilterConfig":
+        """The rule configuration for documents of kind ``name`` (itself when no profile is set)."""
+        return self._profiles.get(name, self)

@@ -5,11 +5,14 @@ Each rule is a small named function over a ``Parsed`` document (filters/text.py)
 ``"words=12 < 50"``. ``check_rules`` runs them in order and raises ``Reject`` with the rule's
 reason (``filter:<group>:<rule>``) at the first failure.
 
-Math and code: rules read the *prose* (inline formulas are one placeholder word, display math
-and code are removed), so a LaTeX-dense page does not fail the symbol/alpha-word rules and
-code does not fail repetition or curly-bracket rules; documents that are mostly code
-(``code_exempt_frac``) also skip the rules that need running prose (stop words, word length,
-sentences, line punctuation, short lines, lines per word).
+Math and code: rules read the *prose* (filters/text.py: inline formulas are one placeholder
+word; display math, code, tables and reference lists are removed), so a LaTeX-dense page does
+not fail the symbol/alpha-word rules and code does not fail repetition or curly-bracket
+rules; documents that are mostly code (``code_exempt_frac``) also skip the rules that need
+running prose (stop words, word length, sentences, line punctuation, short lines, lines per
+word). Which thresholds a document meets is its profile's business (``FilterConfig.profile``:
+math, code, paper or the web defaults); ``judge_rules`` also names the web rules a profile
+exempted the document from, so reject details and the report can show what each exemption saved.
 """
 
 from __future__ import annotations
@@ -46,6 +49,33 @@ def _code_exempt(p: Parsed, cfg: FilterConfig) -> bool:
 
 
 # -- Gopher quality ---------------------------------------------------------------------------
+def binary(p: Parsed, cfg: FilterConfig) -> str | None:
+    """Control characters or U+FFFD: bytes that are not text, or text decoded with the wrong charset."""
+    limit = cfg.prefilter.max_control_frac
+    if limit is None or not p.text:
+        return None
+    n = sum(1 for c in p.text if (c < " " and c not in "\t\n\r") or c == "\ufffd" or "\x7f" <= c < "\xa0")
+    r = n / len(p.text)
+    return f"control_chars={r:.3f} > {limit}" if r > limit else None
+
+
+def spam_wall(p: Parsed, cfg: FilterConfig) -> str | None:
+    """The prefilter's repetition check: a page that is one line or one word pair over and over."""
+    pre = cfg.prefilter
+    if pre.wall_max_dup_line_frac is not None and len(p.prose_lines) >= 5:
+        r = _dups(p.prose_lines)[0] / len(p.prose_lines)
+        if r > pre.wall_max_dup_line_frac:
+            return f"dup_lines={r:.3f} > {pre.wall_max_dup_line_frac}"
+    words = _words_lower(p)
+    total = sum(len(w) for w in words)
+    if pre.wall_max_top_2gram_frac is not None and len(words) >= 20 and total:
+        gram, count = Counter(zip(words, words[1:])).most_common(1)[0]
+        r = (len(gram[0]) + len(gram[1])) * count / total
+        if count > 1 and r > pre.wall_max_top_2gram_frac:
+            return f"top_2gram={r:.3f} > {pre.wall_max_top_2gram_frac}"
+    return None
+
+
 def word_count(p: Parsed, cfg: FilterConfig) -> str | None:
     n = p.n_words
     if n < cfg.min_words:
@@ -273,8 +303,17 @@ def list_ratio(p: Parsed, cfg: FilterConfig) -> str | None:
     return f"lines/words={r:.3f} > {limit}" if r > limit else None
 
 
+# Rules that need prose to measure; skipped below the profile's min_prose_words.
+_NEED_PROSE = frozenset({"dup_lines", "dup_paragraphs", "top_ngram", "dup_ngram", "mean_word_length", "symbol_ratio",
+                         "bullet_lines", "ellipsis_lines", "alpha_words", "stop_words", "min_sentences", "javascript",
+                         "policy", "line_punct", "short_lines", "char_dup", "list_ratio"})
+
+# Rules that are ratios over prose lines; skipped below the profile's min_prose_lines.
+_NEED_LINES = frozenset({"bullet_lines", "ellipsis_lines", "javascript", "policy", "line_punct", "short_lines"})
+
 # (group, name, function, config section that enables the group or None)
 RULES: list[tuple[str, str, Rule, str | None]] = [
+    ("binary", "binary", binary, None),
     ("gopher", "word_count", word_count, None),
     ("gopher_rep", "dup_lines", dup_lines, "gopher_repetition"),
     ("gopher_rep", "dup_paragraphs", dup_paragraphs, "gopher_repetition"),
@@ -305,17 +344,52 @@ _SUB = re.compile(r"^(\w+)=")
 def rule_failures(p: Parsed, cfg: FilterConfig, first_only: bool = False) -> list[tuple[str, str]]:
     """(reason, detail) of every rule ``p`` fails, in order (just the first with first_only)."""
     out = []
+    short_prose = len(p.prose_words) < cfg.min_prose_words
+    few_lines = len(p.prose_lines) < cfg.min_prose_lines
     for group, name, fn, section in RULES:
         if section is not None and not getattr(cfg, section).enabled:
+            continue
+        if (short_prose and name in _NEED_PROSE) or (few_lines and name in _NEED_LINES):
             continue
         detail = fn(p, cfg)
         if detail is not None:
             m = _SUB.match(detail)
             sub = m.group(1) if m and group == "gopher_rep" else name
-            out.append((f"filter:{group}:{sub}", detail))
+            out.append(("filter:binary" if group == "binary" else f"filter:{group}:{sub}", detail))
             if first_only:
                 break
     return out
+
+
+def prefilter_failures(p: Parsed, cfg: FilterConfig) -> list[tuple[str, str]]:
+    """The cheap checks that stay when a classifier judges: binary text, too few words, spam walls."""
+    out = []
+    for reason, fn in (("filter:binary", binary), ("filter:gopher:word_count", word_count)):
+        detail = fn(p, cfg)
+        if detail is not None:
+            out.append((reason, detail))
+    detail = spam_wall(p, cfg)
+    if detail is not None:
+        out.append((f"filter:spam_wall:{_SUB.match(detail).group(1)}", detail))
+    return out
+
+
+def judge_rules(p: Parsed, cfg: FilterConfig, profile: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(failures under ``profile``'s rules, web rules the profile exempted ``p`` from).
+
+    A failure's detail names the profile when it is not the web default; an exemption is the
+    reason a web rule would have given (``filter:c4:curly_bracket``) that the profile's rules
+    do not.
+    """
+    own = cfg.profile(profile)
+    fails = rule_failures(p, own)
+    if own is cfg:
+        return fails, []
+    mine = {r for r, _ in fails}
+    exempt = sorted({r for r, _ in rule_failures(p, cfg)} - mine)
+    note = f"; exempt from {', '.join(exempt)}" if exempt else ""
+    fails = [(r, f"{d} [profile {profile}{note}]") for r, d in fails]
+    return fails, exempt
 
 
 def check_rules(p: Parsed, cfg: FilterConfig) -> None:

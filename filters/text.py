@@ -1,12 +1,21 @@
-"""Split a Document's Markdown into prose, math and code, so rules judge only the prose.
+"""Split a Document's Markdown into prose, math, code, tables and references, so rules judge only the prose.
 
 Documents carry Markdown in which inline math is ``$…$`` (or ``\\(…\\)``), display math is
-``$$…$$`` (or ``\\[…\\]``) and code sits in fenced blocks (```` ``` ```` or ``~~~``) or inline
-backticks. Web-text rules (Gopher, C4, FineWeb) were tuned on prose: ``{``, ``#``, short
-lines without punctuation and the absence of stop words are signs of junk in prose but
-normal in LaTeX and code. ``parse`` therefore returns the prose with every inline formula
-replaced by one placeholder word and display math and code removed, plus the counts the
-rules and the domain classifier need (code/math characters, spans, code tokens).
+``$$…$$``, ``\\[…\\]`` or a bare ``\\begin{env}…\\end{env}``, code sits in fenced blocks
+(```` ``` ```` or ``~~~``) or inline backticks, tables are ``| a | b |`` rows and papers end in
+a reference list. Web-text rules (Gopher, C4, FineWeb) were tuned on prose: ``{``, ``#``,
+short lines without punctuation, repeated lines and the absence of stop words are signs of
+junk in prose but normal in LaTeX, code, tables and bibliographies. ``parse`` therefore
+masks all of those first and returns:
+
+* ``prose``: what is left, with every inline formula replaced by one placeholder word (so a
+  sentence keeps its shape) and inline code by the word ``code``;
+* ``lang_text``: the prose with those placeholders dropped, for language id;
+* the counts the rules and the domain classifier need (characters and tokens of code and
+  math, spans, masked table and reference lines).
+
+Math and inline code are found in one left-to-right scan, so a ``\\[`` inside ``$…$`` (as
+in ``\\\\[4pt]``) is part of that formula, and escaped ``\\$``, ``\\\\`` and ``\\``` are text.
 """
 
 from __future__ import annotations
@@ -16,19 +25,37 @@ import re
 from dataclasses import dataclass, field
 
 MATH_WORD = "m"  # prefix of the one alphabetic word that stands for an inline formula
+CODE_WORD = "code"  # the word that stands for an inline code span
 
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.S | re.M)
-_DISPLAY = re.compile(r"\$\$(?:[^$]|\$(?!\$))+?\$\$|\\\[.+?\\\]", re.S)
-# Pandoc's rule for inline $…$: no space after the opening $, none before the closing $, and
-# the closing $ not followed by a digit ("costs $5 and $10" is not math).
-_INLINE = re.compile(r"(?<![\\$])\$(?=[^\s$])(?:\\\$|[^$\n])+?(?<=[^\s\\])\$(?!\d)|\\\((?:.|\n)+?\\\)")
-_INLINE_CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
+TABLE_PROSE_CELL = 80  # a table row whose cells average this many characters holds prose, not data
+_FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+")
+_HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
+_REF_TITLE = re.compile(r"^[ \t]{0,3}(?:(#{1,6})[ \t]+)?(?:\d+\.?\s+)?(references|bibliography|works cited|literature cited|"
+                        r"citations|notes and references|references and notes)[ \t]*:?[ \t]*$", re.I)
+# One scan for math and inline code. Alternatives are tried at each position, earliest match wins.
+_SPANS = re.compile(
+    r"(?P<esc>\\[\\$`])"                                              # escaped \ $ `: literal text
+    r"|(?P<dd>\$\$(?:\\[\s\S]|[^$\\]|\$(?!\$))+?\$\$)"                 # $$ display $$
+    r"|(?P<bb>\\\[[\s\S]+?\\\])"                                        # \[ display \] (or an escaped "[1]": see parse)
+    r"|(?P<env>\\begin\{(?P<envname>[A-Za-z]+\*?)\}[\s\S]*?\\end\{(?P=envname)\})"  # \begin{align}…\end{align}
+    r"|(?P<pp>\\\((?:\\[\s\S]|[^\\])+?\\\))"                          # \( inline \)
+    # Pandoc's rule for $…$: no space after the opening $, none before the closing one, the
+    # closing one not followed by a digit ("costs $5 and $10" is not math).
+    r"|(?P<d>\$(?=[^\s$])(?:\\[\s\S]|[^$\\\n])+?(?<!\s)\$(?!\d))"
+    r"|(?P<code>(?P<ticks>`+)(?!`)[\s\S]+?(?<!`)(?P=ticks)(?!`))"
+)
+_TEX_HINT = re.compile(r"[\\^_=+{}<>]")
+_MATH_TOKEN = re.compile(r"\\[A-Za-z]+|[A-Za-z]+|\d+(?:\.\d+)?|[^\s\w{}\\$]")
+# "{kylel, lucyw}@allenai.org": a paper's grouped e-mail addresses, not a brace in prose
+_EMAIL_GROUP = re.compile(r"\{[\w.+\- ,]{1,300}\}@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
 class Parsed:
-    """A document seen by the rules: prose (math → placeholder, code removed) and counts."""
+    """A document seen by the rules: prose (math → placeholder, code, tables, references removed) and counts."""
 
     text: str
     prose: str
@@ -40,6 +67,11 @@ class Parsed:
     math_spans: int
     code_blocks: int
     total_chars: int
+    lang_text: str = ""
+    math_tokens: int = 0
+    inline_math: int = 0
+    table_lines: int = 0
+    reference_lines: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -54,8 +86,10 @@ class Parsed:
 
     @property
     def n_words(self) -> int:
-        """Words of the whole document: prose words (a formula is one) plus code tokens."""
-        return len(self.prose_words) + self.code_tokens
+        """Words of the whole document: prose words, plus the tokens of code and of formulas
+        (a formula's TeX commands, names, numbers and operators), so a page of derivations with
+        a line of prose between them is not "too short"."""
+        return len(self.prose_words) - self.inline_math + self.math_tokens + self.code_tokens
 
 
 def math_word(formula: str) -> str:
@@ -69,43 +103,112 @@ def _nonspace(s: str) -> int:
     return len(s) - sum(s.count(c) for c in " \t\n\r")
 
 
+@dataclass
+class _Blocks:
+    """Line-level masking result: prose chunks and what was taken out of them."""
+
+    chunks: list[str]
+    code_bodies: list[str]
+    table_lines: int = 0
+    reference_lines: int = 0
+
+
+def _blocks(text: str) -> _Blocks:
+    """Take fenced code blocks, tables and reference sections out of ``text``, line by line.
+
+    A reference section starts at a line that is only "References" / "Bibliography" / …
+    (a Markdown heading or a bare line, as PDF text layers give it) and runs to the next
+    heading of the same or a higher level (any heading when it was a bare line) or the end.
+    """
+    out = _Blocks(chunks=[], code_bodies=[])
+    cur: list[str] = []
+    lines = text.split("\n")
+    i, n = 0, len(lines)
+    while i < n:
+        ln = lines[i]
+        m = _FENCE_OPEN.match(ln)
+        if m:
+            fence = m.group(1)
+            close = re.compile(r"^[ \t]{0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
+            j = i + 1
+            while j < n and not close.match(lines[j]):
+                j += 1
+            out.code_bodies.append("\n".join(lines[i + 1:j]))
+            cur.append("")
+            i = j + 1
+            continue
+        if _TABLE_ROW.match(ln):
+            j = i
+            while j < n and (_TABLE_ROW.match(lines[j]) or _TABLE_RULE.match(lines[j])):
+                j += 1
+            for row in lines[i:j]:
+                cells = [c.strip() for c in row.strip().strip("|").split("|")]
+                if _TABLE_RULE.match(row) or sum(len(c) for c in cells) / max(1, len(cells)) < TABLE_PROSE_CELL:
+                    out.table_lines += 1
+                    cur.append("")
+                else:  # a layout table whose cells are paragraphs (forums): their text is prose
+                    cur.append(" ".join(cells))
+            i = j
+            continue
+        r = _REF_TITLE.match(ln)
+        if r:
+            level = len(r.group(1)) if r.group(1) else 7
+            j = i + 1
+            while j < n:
+                h = _HEADING.match(lines[j])
+                if h and (len(h.group(1)) <= level or level == 7):
+                    break
+                j += 1
+            out.reference_lines += sum(1 for x in lines[i + 1:j] if x.strip())
+            cur.append("")
+            i = j
+            continue
+        cur.append(ln)
+        i += 1
+    out.chunks.append("\n".join(cur))
+    return out
+
+
 def parse(text: str) -> Parsed:
-    """Split ``text`` (Markdown) into prose, code and math; see the module docstring."""
+    """Split ``text`` (Markdown) into prose, code, math, tables and references; see the module docstring."""
     text = text or ""
-    code_chars = math_chars = code_tokens = math_spans = code_blocks = 0
-
-    def fence(m: re.Match) -> str:
-        nonlocal code_chars, code_tokens, code_blocks
-        body = m.group(0).split("\n", 1)[1] if "\n" in m.group(0) else ""
-        body = re.sub(r"\n[ \t]{0,3}(`{3,}|~{3,})[ \t]*$", "", body)
-        code_chars += _nonspace(body)
-        code_tokens += len(body.split())
-        code_blocks += 1
-        return "\n"
-
-    def display(m: re.Match) -> str:
-        nonlocal math_chars, math_spans
-        math_chars += _nonspace(m.group(0))
-        math_spans += 1
-        return "\n"
-
-    def inline(m: re.Match) -> str:
-        nonlocal math_chars, math_spans
-        math_chars += _nonspace(m.group(0))
-        math_spans += 1
-        return f" {math_word(m.group(0))} "
-
-    def inline_code(m: re.Match) -> str:
-        nonlocal code_chars, code_tokens
-        code_chars += _nonspace(m.group(2))
-        code_tokens += max(1, len(m.group(2).split()))
-        return " code "
-
-    rest = _FENCE.sub(fence, text)
-    rest = _DISPLAY.sub(display, rest)
-    rest = _INLINE.sub(inline, rest)
-    rest = _INLINE_CODE.sub(inline_code, rest)
-    rest = _HEADING.sub("", rest)
+    blocks = _blocks(text)
+    code_chars = sum(_nonspace(b) for b in blocks.code_bodies)
+    code_tokens = sum(len(b.split()) for b in blocks.code_bodies)
+    math_chars = math_spans = math_tokens = inline_math = 0
+    prose_parts: list[str] = []
+    lang_parts: list[str] = []
+    for chunk in blocks.chunks:
+        chunk = _EMAIL_GROUP.sub(" email ", chunk)
+        pos = 0
+        for m in _SPANS.finditer(chunk):
+            if m.group("esc") is not None or (m.group("bb") is not None and not _TEX_HINT.search(m.group("bb")[2:-2])):
+                continue  # an escape, or Markdown's escaped brackets around plain text ("\[1\]", "\[edit\]")
+            before = chunk[pos:m.start()]
+            prose_parts.append(before)
+            lang_parts.append(before)
+            pos = m.end()
+            body = m.group(0)
+            if m.group("code") is not None:
+                inner = body.strip("`")
+                code_chars += _nonspace(inner)
+                code_tokens += max(1, len(inner.split()))
+                prose_parts.append(f" {CODE_WORD} ")
+                lang_parts.append(" ")
+                continue
+            math_chars += _nonspace(body)
+            math_spans += 1
+            math_tokens += len(_MATH_TOKEN.findall(body))
+            if m.group("d") is not None or m.group("pp") is not None:
+                inline_math += 1
+                prose_parts.append(f" {math_word(body)} ")
+                lang_parts.append(" ")
+            else:
+                prose_parts.append("\n")
+                lang_parts.append("\n")
+        prose_parts.append(chunk[pos:])
+        lang_parts.append(chunk[pos:])
+    rest = _HEADING_MARK.sub("", "".join(prose_parts))
     lines = [ln.strip() for ln in rest.split("\n")]
     prose_lines = [ln for ln in lines if ln]
     return Parsed(
@@ -117,8 +220,13 @@ def parse(text: str) -> Parsed:
         code_chars=code_chars,
         math_chars=math_chars,
         math_spans=math_spans,
-        code_blocks=code_blocks,
+        code_blocks=len(blocks.code_bodies),
         total_chars=_nonspace(text),
+        lang_text=_HEADING_MARK.sub("", "".join(lang_parts)),
+        math_tokens=math_tokens,
+        inline_math=inline_math,
+        table_lines=blocks.table_lines,
+        reference_lines=blocks.reference_lines,
     )
 
 

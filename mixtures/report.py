@@ -15,6 +15,7 @@ import math
 import os
 from typing import Any
 
+from curate.filters.judges import JudgeStats
 from curate.io import files
 
 SCORE_BINS = 20
@@ -52,6 +53,23 @@ def _cluster_hist(steps: list[dict]) -> dict[str, int]:
                 continue
         return dict(sorted(out.items(), key=lambda kv: (len(kv[0]), kv[0])))
     return {}
+
+
+def _filter_judges(steps: list[dict]) -> dict[str, Any]:
+    """Exemptions and rules-vs-LM agreement of the filter step(s), summed (filters/judges.py)."""
+    ex: dict[str, dict[str, int]] = {}
+    judges: dict[str, int] = {}
+    for s in steps:
+        if s.get("step") != "filter":
+            continue
+        st = JudgeStats.from_counts((s.get("stats") or {}).get("judges"))
+        for profile, rules in st.exemptions.items():
+            for rule, n in rules.items():
+                ex.setdefault(profile, {})[rule] = ex.get(profile, {}).get(rule, 0) + n
+        for k, n in st.judges.items():
+            judges[k] = judges.get(k, 0) + n
+    return JudgeStats(exemptions={p: dict(sorted(r.items())) for p, r in sorted(ex.items())},
+                      judges=dict(sorted(judges.items()))).to_json()
 
 
 def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir: list[dict],
@@ -139,6 +157,7 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "datasets": datasets,
         "steps": step_rows,
         "dedup_clusters": _cluster_hist(steps),
+        "filter_judges": _filter_judges(steps),
         "length_hist": {"bins": [f"{2**i}-{2**(i+1)-1}" for i in range(len(next(iter(lengths.values()), [])))],
                         "by_domain": dict(sorted(lengths.items()))},
         "quality_hist": {"sampled_docs": len(reservoir), "scores": quality},
@@ -299,6 +318,18 @@ def render_html(report: dict) -> str:
         f"<td class=l>{_e(', '.join(f'{k}: {v}' for k, v in r['rejects'].items()) or '–')}</td></tr>"
         for r in report["steps"]
     )
+    fj = report.get("filter_judges") or {"exemptions": {}, "judges": {}}
+    exempt_rows = "".join(
+        f"<tr><td class=l>{_e(profile)}</td><td class=l>{_e(rule)}</td><td>{_num(n)}</td></tr>"
+        for profile, rules in fj["exemptions"].items() for rule, n in rules.items()
+    ) or "<tr><td class=l colspan=3>No kept document needed an exemption from the web rules.</td></tr>"
+    jd = fj["judges"]
+    judges = (
+        f"<p>Small-LM classifier and rules: agree to keep {_num(jd.get('agree_keep', 0))}, agree to drop "
+        f"{_num(jd.get('agree_drop', 0))}; <b>rules would drop, model keeps {_num(jd.get('rules_drop_lm_keep', 0))}</b>; "
+        f"<b>rules keep, model drops {_num(jd.get('rules_keep_lm_drop', 0))}</b>.</p>"
+        if jd else "<p>No small-LM classifier judged this data (filter.lm.model and filter.lm.min_score unset).</p>"
+    )
     tok = report["tokenizer"]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -319,6 +350,10 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h2>Where the data went: documents per step</h2><div class=chart id=chart-steps></div>
 <table><tr><th class=l>step</th><th class=l>part</th><th>in</th><th>out</th><th>rejected</th><th class=l>reasons</th></tr>{steps}</table>
 <h2>Reject reasons</h2><div class=chart id=chart-rejects></div>
+<h2>Filter: rules made for math, code and papers</h2>
+<p>Kept documents that the web rules (Gopher, C4, FineWeb defaults) would have dropped, saved by the rules of their profile.</p>
+<table><tr><th class=l>profile</th><th class=l>web rule it was exempted from</th><th>documents saved</th></tr>{exempt_rows}</table>
+{judges}
 <h2>Document length (tokens, log<sub>2</sub> bins) per domain</h2><div class=chart id=chart-lengths></div>
 <h2>Quality scores (deterministic sample of {report['quality_hist']['sampled_docs']:,} documents)</h2><div class=chart id=chart-quality></div>
 <h2>Near-duplicate cluster sizes</h2><div class=chart id=chart-clusters></div>
@@ -373,5 +408,13 @@ def print_summary(directory: str, console=None) -> dict:
         name = r["step"] if r["substep"] == r["step"] else f"{r['step']}/{r['substep']}"
         t.add_row(name, f"{r['in']:,}", f"{r['out']:,}", f"{r['rejected']:,}", ", ".join(f"{k} {v}" for k, v in top) or "-")
     console.print(t)
+    fj = report.get("filter_judges") or {}
+    saved = ", ".join(f"{p}/{r.split(':', 1)[-1]} {n}" for p, rules in (fj.get("exemptions") or {}).items() for r, n in rules.items())
+    if saved:
+        console.print(f"filter exemptions (kept documents the web rules would drop): {saved}")
+    jd = fj.get("judges") or {}
+    if jd:
+        console.print(f"LM vs rules: rules drop/model keeps {jd.get('rules_drop_lm_keep', 0):,}, "
+                      f"rules keep/model drops {jd.get('rules_keep_lm_drop', 0):,}")
     console.print(f"Megatron: --data-path {s['data_path']}")
     return report

@@ -1,7 +1,9 @@
 """Filter: Documents → kept Documents (lang, domain, scores filled) and rejects naming the rule.
 
     docs ─ BatchElements(≤ batch_size) ─ ParDo(DocumentFilter per worker) ─┬─ docs
-                                                                          └─ rejects (filter:<rule>, detail with the score)
+                                                                          ├─ rejects (filter:<rule>, detail with the score)
+                                                                          └─ events → stats.judges (exemptions that
+                                                                             saved documents, rules/LM disagreements)
 
 Models (language id, fastText, the LM encoder) load once per worker in ``setup``; a model
 path on a remote filesystem (gs://, s3://) is first copied to a local temporary directory.
@@ -58,7 +60,7 @@ class _FilterBatchFn(beam.DoFn):
 
     def process(self, batch):
         try:
-            results = self.filter.apply(list(batch))
+            verdicts = self.filter.judge(list(batch))
         except Exception as e:  # noqa: BLE001 - one bad batch must not take the worker down
             if len(batch) > 1:  # find the culprit: retry one by one
                 for doc in batch:
@@ -68,12 +70,13 @@ class _FilterBatchFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     "rejects", make_reject(doc, STEP, f"error:filter:{type(e).__name__}", str(e)[:500]))
             return
-        for kind, val in results:
-            if kind == "doc":
-                yield val
+        for v in verdicts:
+            for event in v.events:
+                yield beam.pvalue.TaggedOutput("events", event)
+            if v.reject is None or not self.filter.drop:
+                yield v.doc
             else:
-                reason, detail, doc = val
-                yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, reason, detail))
+                yield beam.pvalue.TaggedOutput("rejects", make_reject(v.doc, STEP, *v.reject))
 
 
 class _CountDict(beam.CombineFn):
@@ -117,11 +120,12 @@ class Filter(beam.PTransform):
         out = (
             docs
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.cfg.batch_size)
-            | "FilterBatch" >> beam.ParDo(_FilterBatchFn(self.cfg)).with_outputs("rejects", main="docs")
+            | "FilterBatch" >> beam.ParDo(_FilterBatchFn(self.cfg)).with_outputs("rejects", "events", main="docs")
         )
         stats = {
             "domains": out.docs | "Domains" >> beam.Map(_domain) | "CountDomains" >> beam.CombineGlobally(_CountDict()),
             "langs": out.docs | "Langs" >> beam.Map(_lang) | "CountLangs" >> beam.CombineGlobally(_CountDict()),
+            "judges": out.events | "CountJudges" >> beam.CombineGlobally(_CountDict()),
         }
         return {"docs": out.docs, "rejects": out.rejects, "stats": stats}
 

@@ -112,6 +112,7 @@ def test_lm_train_reload_score(data, tmp_path):
 
     cfg = FilterConfig(languages=[], min_words=0, gopher={"enabled": False}, gopher_repetition={"enabled": False},
                        c4={"enabled": False}, fineweb={"enabled": False},
+                       prefilter={"wall_max_dup_line_frac": None, "wall_max_top_2gram_frac": None},
                        lm={"model": out, "min_score": 2.5, "device": "cpu", "batch_size": 8}, batch_size=16)
     docs = _docs(test)
 

@@ -166,6 +166,7 @@ class DocumentFilter:
         self._language(docs, parsed)
         verdicts = []
         for d, p, dom in zip(docs, parsed, self.domains.predict(parsed)):
+            p.lang = d["lang"]
             d["domain"] = dom
             d["scores"]["math_density"] = round(p.math_frac, 6)
             d["scores"]["code_density"] = round(p.code_frac, 6)

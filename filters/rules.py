@@ -27,8 +27,8 @@ from curate.filters.text import Parsed, paragraphs
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 BULLETS = ("•", "●", "○", "▪", "◦", "‣", "⁃", "- ", "* ", "+ ", "– ")
-TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", "…", ")")
-_SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)")
+TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", "…", ")", "。", "！", "？", "；", "：", "）", "」", "』")
+_SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)|[。！？]+[”」』）]*")
 _POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies", "cookie settings")
 _WORD_STRIP = re.compile(r"^\W+|\W+$")
 _LATEX_CMD_ARG = re.compile(r"\\[A-Za-z]+\*?\{[^{}\n]*\}")  # \ref{x}, \cite{y}: LaTeX markup, not script
@@ -46,6 +46,11 @@ def _words_lower(p: Parsed) -> list[str]:
 
 def _code_exempt(p: Parsed, cfg: FilterConfig) -> bool:
     return p.code_frac >= cfg.code_exempt_frac
+
+
+def _not_english(p: Parsed) -> bool:
+    """Known to be another language: English stop words and English word lengths say nothing about it."""
+    return p.lang is not None and p.lang not in ("en", "und")
 
 
 # -- Gopher quality ---------------------------------------------------------------------------
@@ -88,7 +93,7 @@ def word_count(p: Parsed, cfg: FilterConfig) -> str | None:
 def mean_word_length(p: Parsed, cfg: FilterConfig) -> str | None:
     g = cfg.gopher
     words = _words_lower(p)
-    if _code_exempt(p, cfg) or len(words) < 10:
+    if _code_exempt(p, cfg) or _not_english(p) or len(words) < 10:
         return None
     mean = sum(len(w) for w in words) / len(words)
     if g.min_mean_word_length is not None and mean < g.min_mean_word_length:
@@ -133,7 +138,7 @@ def alpha_words(p: Parsed, cfg: FilterConfig) -> str | None:
 
 def stop_words(p: Parsed, cfg: FilterConfig) -> str | None:
     need = cfg.gopher.min_stop_words
-    if need is None or _code_exempt(p, cfg):
+    if need is None or _code_exempt(p, cfg) or _not_english(p):
         return None
     n = sum(w in STOP_WORDS for w in _words_lower(p))
     return f"stop_words={n} < {need}" if n < need else None

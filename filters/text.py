@@ -48,6 +48,11 @@ _SPANS = re.compile(
     r"|(?P<code>(?P<ticks>`+)(?!`)[\s\S]+?(?<!`)(?P=ticks)(?!`))"
 )
 _TEX_HINT = re.compile(r"[\\^_=+{}<>]")
+# Han, kana and Hangul are written without spaces: each character counts as a word, as the
+# rules' statistics (word count, n-grams) expect one unit of meaning per word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_WORDS = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
 _MATH_TOKEN = re.compile(r"\\[A-Za-z]+|[A-Za-z]+|\d+(?:\.\d+)?|[^\s\w{}\\$]")
 # "{kylel, lucyw}@allenai.org": a paper's grouped e-mail addresses, not a brace in prose
 _EMAIL_GROUP = re.compile(r"\{[\w.+\- ,]{1,300}\}@[\w-]+(?:\.[\w-]+)+")
@@ -68,6 +73,7 @@ class Parsed:
     code_blocks: int
     total_chars: int
     lang_text: str = ""
+    lang: str | None = None  # set by the filter after language id; English-only rules skip other languages
     math_tokens: int = 0
     inline_math: int = 0
     table_lines: int = 0
@@ -215,7 +221,7 @@ def parse(text: str) -> Parsed:
         text=text,
         prose=rest,
         prose_lines=prose_lines,
-        prose_words=rest.split(),
+        prose_words=_WORDS.findall(rest) if _HAS_CJK.search(rest) else rest.split(),
         code_tokens=code_tokens,
         code_chars=code_chars,
         math_chars=math_chars,

@@ -107,3 +107,21 @@ def test_code_only_document_passes_language_filter():
     f = DocumentFilter(FilterConfig())
     d = f.check(new_document(source="t", uri="c", format="text", text=code))
     assert d["domain"] == "code" and d["lang"] == "und"
+
+
+def test_filter_step_counts_exemptions_in_its_manifest(tmp_path):
+    from test_filter_profiles import _forum, _tutorial
+
+    from curate.filters.judges import JudgeStats
+
+    goods, _ = _texts()
+    pool, docs = _pool(tmp_path, goods[:4] + [_forum(), _tutorial()])
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["filter", str(pool), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    kept = _read(out, "docs")
+    assert len(kept) == len(docs)
+    stats = JudgeStats.from_counts(manifest_stats(json.loads((out / "manifest.json").read_text()))["judges"])
+    assert stats.exemptions["math"]["filter:gopher_rep:dup_5gram"] == 1
+    assert stats.exemptions["code"]["filter:fineweb:char_dup"] == 1
+    assert stats.judges == {}  # no LM classifier ran

@@ -288,3 +288,25 @@ def test_judge_stats_round_trip_and_unknown_events():
     assert json.loads(json.dumps(st.to_json()))["exemptions"]["math"]["filter:c4:curly_bracket"] == 3
     with pytest.raises(ValueError):
         JudgeStats.from_counts({"exemptions:math": 1})
+
+
+ZH_MATH = ("# 二次方程的求根公式\n\n"
+           "对于任意二次方程 $ax^2+bx+c=0$，其中 $a \\neq 0$，我们可以用配方法推导出求根公式。"
+           "首先把方程两边同时除以 $a$，然后在两边加上一次项系数一半的平方，这样左边就成为一个完全平方。"
+           "接下来对两边开平方，并把常数项移到右边，就得到了下面的公式。\n\n"
+           "$$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$$\n\n"
+           "判别式 $\\Delta = b^2-4ac$ 决定了根的情况：当判别式大于零时，方程有两个不相等的实数根；"
+           "当判别式等于零时，方程有两个相等的实数根；当判别式小于零时，方程没有实数根，但有一对共轭复数根。"
+           "例如方程 $x^2-5x+6=0$ 的判别式等于一，所以它的两个根分别是二和三。这个结论在中学数学中非常重要，"
+           "学生应当熟练掌握它的推导过程，并能够灵活地应用到各种实际问题之中。")
+
+
+def test_chinese_page_is_kept_when_chinese_is_configured():
+    assert _judge(ZH_MATH).reject[0] == "filter:lang"  # [en], the default
+    v = _judge(ZH_MATH, cfg=FilterConfig(languages=["en", "zh"]))
+    assert v.doc["lang"] == "zh" and v.reject is None, v.reject
+    p = parse(ZH_MATH)
+    assert len(p.prose_words) > 150  # each Han character is a word, not one "word" per clause
+    p.lang = "zh"
+    assert rules.stop_words(p, CFG) is None and rules.mean_word_length(p, CFG) is None  # English-only rules
+    assert rules.min_sentences(p, CFG) is None  # 。 ends a sentence

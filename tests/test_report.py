@@ -92,3 +92,20 @@ def test_print_summary(report_dir):
     text = buf.getvalue()
     for word in ("Sources", "Targets", "Steps", "cc", "synth-math", "not met", "--data-path", "dedup"):
         assert word in text, word
+
+
+def test_report_shows_filter_exemptions_of_a_real_run(stage2_run):
+    """The exemption table is built from what the filter step of `curate run stage2` wrote."""
+    from curate.filters.judges import JudgeStats
+
+    out, manifest = stage2_run
+    rep = json.load(open(os.path.join(out, "report.json")))
+    filt = [s for s in manifest["steps"] if s["step"] == "filter"]
+    assert len(filt) == 1
+    stats = JudgeStats.from_counts(filt[0]["stats"]["judges"])
+    assert stats.saved > 0  # the sample has a PDF paper that the web rules would drop
+    assert rep["filter_judges"] == stats.to_json()
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    for profile, rules in stats.exemptions.items():
+        for rule, n in rules.items():
+            assert f"<td class=l>{profile}</td><td class=l>{rule}</td><td>{n}</td>" in html

@@ -152,7 +152,7 @@ class DocumentFilter:
         lang = self._lang_failure(d)
         if lang:
             return lang
-        fails, v.exemptions = rules.judge_rules(p, cfg, v.profile)
+        fails, v.exemptions = rules.judge_rules(p, cfg, v.profile, first_only=self.drop)
         v.rules_reject = fails[0][0] if fails else None
         if cfg.lm_judges:
             pre = rules.prefilter_failures(p, own)

@@ -30,6 +30,7 @@ BULLETS = ("•", "●", "○", "▪", "◦", "‣", "⁃", "- ", "* ", "+ ", "�
 TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", "…", ")", "。", "！", "？", "；", "：", "）", "」", "』")
 _SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)|[。！？]+[”」』）]*")
 _POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies", "cookie settings")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _WORD_STRIP = re.compile(r"^\W+|\W+$")
 _LATEX_CMD_ARG = re.compile(r"\\[A-Za-z]+\*?\{[^{}\n]*\}")  # \ref{x}, \cite{y}: LaTeX markup, not script
 _JS_NOTICE = re.compile(r"javascript.{0,80}\b(enable|disabled|turn(ed)? on|browser|requires?|support)|"
@@ -59,8 +60,7 @@ def binary(p: Parsed, cfg: FilterConfig) -> str | None:
     limit = cfg.prefilter.max_control_frac
     if limit is None or not p.text:
         return None
-    n = sum(1 for c in p.text if (c < " " and c not in "\t\n\r") or c == "\ufffd" or "\x7f" <= c < "\xa0")
-    r = n / len(p.text)
+    r = len(_CONTROL.findall(p.text)) / len(p.text)
     return f"control_chars={r:.3f} > {limit}" if r > limit else None
 
 
@@ -158,15 +158,22 @@ def _dups(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _dup_share(units: list[str], max_frac: float | None, max_char_frac: float | None,
+def _dup_stats(p: Parsed, unit: str) -> tuple[int, int, int, int]:
+    """(units, repeated units, characters in them, all characters) of the prose lines or paragraphs."""
+    def compute():
+        units = p.prose_lines if unit == "lines" else paragraphs(p.prose)
+        return (len(units), *_dups(units), sum(len(x) for x in units))
+    return _cached(p, ("dups", unit), compute)
+
+
+def _dup_share(p: Parsed, unit: str, max_frac: float | None, max_char_frac: float | None,
                name: str, char_name: str) -> str | None:
     """Gopher's duplicate-unit rule over lines or paragraphs: share of repeated units and of their characters."""
-    if not units:
+    count, n, chars, total = _dup_stats(p, unit)
+    if not count:
         return None
-    n, chars = _dups(units)
-    total = sum(len(x) for x in units)
-    if max_frac is not None and n / len(units) > max_frac:
-        return f"{name}={n / len(units):.3f} > {max_frac}"
+    if max_frac is not None and n / count > max_frac:
+        return f"{name}={n / count:.3f} > {max_frac}"
     if max_char_frac is not None and total and chars / total > max_char_frac:
         return f"{char_name}={chars / total:.3f} > {max_char_frac}"
     return None
@@ -174,13 +181,24 @@ def _dup_share(units: list[str], max_frac: float | None, max_char_frac: float | 
 
 def dup_lines(p: Parsed, cfg: FilterConfig) -> str | None:
     r = cfg.gopher_repetition
-    return _dup_share(p.prose_lines, r.max_dup_line_frac, r.max_dup_line_char_frac, "dup_lines", "dup_line_chars")
+    return _dup_share(p, "lines", r.max_dup_line_frac, r.max_dup_line_char_frac, "dup_lines", "dup_line_chars")
 
 
 def dup_paragraphs(p: Parsed, cfg: FilterConfig) -> str | None:
     r = cfg.gopher_repetition
-    return _dup_share(paragraphs(p.prose), r.max_dup_para_frac, r.max_dup_para_char_frac,
+    return _dup_share(p, "paragraphs", r.max_dup_para_frac, r.max_dup_para_char_frac,
                       "dup_paragraphs", "dup_para_chars")
+
+
+def _cached(p: Parsed, key: tuple, compute: Callable[[], object]):
+    """A statistic of ``p`` that does not depend on a threshold, computed once (profiles re-check rules)."""
+    if key not in p.extra:
+        p.extra[key] = compute()
+    return p.extra[key]
+
+
+def _top_gram(words: list[str], n: int) -> tuple[tuple[str, ...], int]:
+    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
 
 
 def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
@@ -191,14 +209,26 @@ def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
     for n, limit in sorted(cfg.gopher_repetition.top_ngram_max_frac.items()):
         if len(words) < n:
             continue
-        grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-        gram, count = grams.most_common(1)[0]
+        gram, count = _cached(p, ("top_gram", n), lambda: _top_gram(words, n))
         if count < 2:
             continue
         frac = sum(len(w) for w in gram) * count / total
         if frac > limit:
             return f"top_{n}gram={frac:.3f} > {limit} ({' '.join(gram)!r} x{count})"
     return None
+
+
+def _dup_gram_frac(words: list[str], n: int, total: int) -> float:
+    seen: set[tuple[str, ...]] = set()
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        g = tuple(words[i:i + n])
+        if g in seen:
+            for j in range(i, i + n):
+                covered[j] = True
+        else:
+            seen.add(g)
+    return sum(len(w) for w, c in zip(words, covered) if c) / total
 
 
 def dup_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
@@ -209,16 +239,7 @@ def dup_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
     for n, limit in sorted(cfg.gopher_repetition.dup_ngram_max_frac.items()):
         if len(words) < n:
             continue
-        seen: set[tuple[str, ...]] = set()
-        covered = [False] * len(words)
-        for i in range(len(words) - n + 1):
-            g = tuple(words[i:i + n])
-            if g in seen:
-                for j in range(i, i + n):
-                    covered[j] = True
-            else:
-                seen.add(g)
-        frac = sum(len(w) for w, c in zip(words, covered) if c) / total
+        frac = _cached(p, ("dup_gram", n), lambda: _dup_gram_frac(words, n, total))
         if frac > limit:
             return f"dup_{n}gram={frac:.3f} > {limit}"
     return None
@@ -294,8 +315,7 @@ def char_dup(p: Parsed, cfg: FilterConfig) -> str | None:
     limit = cfg.fineweb.max_char_dup_ratio
     if limit is None or not p.prose_lines:
         return None
-    _, chars = _dups(p.prose_lines)
-    total = sum(len(x) for x in p.prose_lines)
+    _, _, chars, total = _dup_stats(p, "lines")
     r = chars / total if total else 0.0
     return f"char_dup={r:.3f} > {limit}" if r > limit else None
 
@@ -346,15 +366,17 @@ RULES: list[tuple[str, str, Rule, str | None]] = [
 _SUB = re.compile(r"^(\w+)=")
 
 
-def rule_failures(p: Parsed, cfg: FilterConfig, first_only: bool = False) -> list[tuple[str, str]]:
-    """(reason, detail) of every rule ``p`` fails, in order (just the first with first_only)."""
+def rule_failures(p: Parsed, cfg: FilterConfig, first_only: bool = False,
+                  only: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """(reason, detail) of every rule ``p`` fails, in order (just the first with first_only;
+    only the rules named in ``only`` when given)."""
     out = []
     short_prose = len(p.prose_words) < cfg.min_prose_words
     few_lines = len(p.prose_lines) < cfg.min_prose_lines
     for group, name, fn, section in RULES:
         if section is not None and not getattr(cfg, section).enabled:
             continue
-        if (short_prose and name in _NEED_PROSE) or (few_lines and name in _NEED_LINES):
+        if (short_prose and name in _NEED_PROSE) or (few_lines and name in _NEED_LINES) or (only is not None and name not in only):
             continue
         detail = fn(p, cfg)
         if detail is not None:
@@ -379,17 +401,40 @@ def prefilter_failures(p: Parsed, cfg: FilterConfig) -> list[tuple[str, str]]:
     return out
 
 
-def judge_rules(p: Parsed, cfg: FilterConfig, profile: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _differing(web: FilterConfig, own: FilterConfig) -> frozenset[str]:
+    """Names of the rules that can decide differently under ``own`` than under ``web``."""
+    key = id(own)
+    hit = _DIFF_CACHE.get(key)
+    if hit is not None and hit[0] is own and hit[1] is web:
+        return hit[2]
+    gated = (own.min_prose_words != web.min_prose_words, own.min_prose_lines != web.min_prose_lines)
+    names = set()
+    for _, name, _, section in RULES:
+        if ((section is not None and getattr(own, section) != getattr(web, section))
+                or (gated[0] and name in _NEED_PROSE) or (gated[1] and name in _NEED_LINES)
+                or own.min_words != web.min_words or own.code_exempt_frac != web.code_exempt_frac):
+            names.add(name)
+    out = frozenset(names)
+    _DIFF_CACHE[key] = (own, web, out)
+    return out
+
+
+_DIFF_CACHE: dict[int, tuple[FilterConfig, FilterConfig, frozenset[str]]] = {}
+
+
+def judge_rules(p: Parsed, cfg: FilterConfig, profile: str,
+                first_only: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(failures under ``profile``'s rules, web rules the profile exempted ``p`` from).
 
     A failure's detail names the profile when it is not the web default; an exemption is the
     reason a web rule would have given (``filter:c4:curly_bracket``) that the profile's rules
-    do not.
+    do not. ``first_only`` stops at the first failure where no profile applies (the web
+    rules judge most documents, and a reject needs only one reason).
     """
     own = cfg.profile(profile)
-    fails = rule_failures(p, own)
     if own is cfg:
-        return fails, []
+        return rule_failures(p, cfg, first_only=first_only), []
+    fails = rule_failures(p, own)
     mine = {r for r, _ in fails}
     exempt = sorted({r for r, _ in rule_failures(p, cfg)} - mine)
     note = f"; exempt from {', '.join(exempt)}" if exempt else ""

@@ -35,6 +35,7 @@ _HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+")
 _HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
 _REF_TITLE = re.compile(r"^[ \t]{0,3}(?:(#{1,6})[ \t]+)?(?:\d+\.?\s+)?(references|bibliography|works cited|literature cited|"
                         r"citations|notes and references|references and notes)[ \t]*:?[ \t]*$", re.I)
+_ANY_BLOCK = re.compile(_FENCE_OPEN.pattern + "|" + _TABLE_ROW.pattern + "|" + _REF_TITLE.pattern, re.I | re.M)
 # One scan for math and inline code. Alternatives are tried at each position, earliest match wins.
 _SPANS = re.compile(
     r"(?P<esc>\\[\\$`])"                                              # escaped \ $ `: literal text
@@ -127,6 +128,9 @@ def _blocks(text: str) -> _Blocks:
     heading of the same or a higher level (any heading when it was a bare line) or the end.
     """
     out = _Blocks(chunks=[], code_bodies=[])
+    if not _ANY_BLOCK.search(text):
+        out.chunks.append(text)
+        return out
     cur: list[str] = []
     lines = text.split("\n")
     i, n = 0, len(lines)

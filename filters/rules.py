@@ -29,7 +29,8 @@ STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 BULLETS = ("•", "●", "○", "▪", "◦", "‣", "⁃", "- ", "* ", "+ ", "– ")
 TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", "…", ")", "。", "！", "？", "；", "：", "）", "」", "』")
 _SENTENCE_END = re.compile(r"[.!?…]+(?:[\"'”’)\]]*)(?=\s|$)|[。！？]+[”」』）]*")
-_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies", "cookie settings")
+_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies", "cookie settings",
+           "cookie preferences", "terms of service", "terms and conditions")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _WORD_STRIP = re.compile(r"^\W+|\W+$")
 _LATEX_CMD_ARG = re.compile(r"\\[A-Za-z]+\*?\{[^{}\n]*\}")  # \ref{x}, \cite{y}: LaTeX markup, not script

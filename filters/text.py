@@ -36,18 +36,12 @@ _HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
 _REF_TITLE = re.compile(r"^[ \t]{0,3}(?:(#{1,6})[ \t]+)?(?:\d+\.?\s+)?(references|bibliography|works cited|literature cited|"
                         r"citations|notes and references|references and notes)[ \t]*:?[ \t]*$", re.I)
 _ANY_BLOCK = re.compile(_FENCE_OPEN.pattern + "|" + _TABLE_ROW.pattern + "|" + _REF_TITLE.pattern, re.I | re.M)
-# One scan for math and inline code. Alternatives are tried at each position, earliest match wins.
-_SPANS = re.compile(
-    r"(?P<esc>\\[\\$`])"                                              # escaped \ $ `: literal text
-    r"|(?P<dd>\$\$(?:\\[\s\S]|[^$\\]|\$(?!\$))+?\$\$)"                 # $$ display $$
-    r"|(?P<bb>\\\[[\s\S]+?\\\])"                                        # \[ display \] (or an escaped "[1]": see parse)
-    r"|(?P<env>\\begin\{(?P<envname>[A-Za-z]+\*?)\}[\s\S]*?\\end\{(?P=envname)\})"  # \begin{align}…\end{align}
-    r"|(?P<pp>\\\((?:\\[\s\S]|[^\\])+?\\\))"                          # \( inline \)
-    # Pandoc's rule for $…$: no space after the opening $, none before the closing one, the
-    # closing one not followed by a digit ("costs $5 and $10" is not math).
-    r"|(?P<d>\$(?=[^\s$])(?:\\[\s\S]|[^$\\\n])+?(?<!\s)\$(?!\d))"
-    r"|(?P<code>(?P<ticks>`+)(?!`)[\s\S]+?(?<!`)(?P=ticks)(?!`))"
-)
+# Openers of math and inline code, found left to right; the closer of each is looked up once
+# per closer string (``_Closers``), so text with thousands of unclosed "\\[" stays linear.
+_OPENER = re.compile(r"\\[\\$`]|\$\$|\$|\\\[|\\\(|\\begin\{([A-Za-z]+\*?)\}|`+")
+# Pandoc's rule for $…$: no space after the opening $, none before the closing one, the closing
+# one not followed by a digit ("costs $5 and $10" is not math), and on one line.
+_INLINE_DOLLAR = re.compile(r"\$(?=[^\s$])(?:\\[\s\S]|[^$\\\n])+?(?<!\s)\$(?!\d)")
 _TEX_HINT = re.compile(r"[\\^_=+{}<>]")
 # Han, kana and Hangul are written without spaces: each character counts as a word, as the
 # rules' statistics (word count, n-grams) expect one unit of meaning per word.
@@ -179,6 +173,80 @@ def _blocks(text: str) -> _Blocks:
     return out
 
 
+class _Closers:
+    """``find(closer, pos)``: the next index of ``closer`` at or after ``pos``, each search done once.
+
+    Openers come in increasing position, so a search that found nothing answers every later
+    opener, and one that found index ``i`` answers every opener before ``i``.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        self.memo: dict[str, tuple[int, int]] = {}
+
+    def find(self, closer: str, pos: int) -> int:
+        hit = self.memo.get(closer)
+        if hit is not None and hit[0] <= pos and (hit[1] == -1 or hit[1] >= pos):
+            return hit[1]
+        i = self.text.find(closer, pos)
+        self.memo[closer] = (pos, i)
+        return i
+
+    def find_ticks(self, n: int, pos: int) -> int:
+        """Start of the next run of exactly ``n`` backticks at or after ``pos``, or -1."""
+        key = "`" * n
+        while True:
+            i = self.find(key, pos)
+            if i < 0:
+                return -1
+            j = i + n
+            while j < len(self.text) and self.text[j] == "`":
+                j += 1
+            if j - i == n and (i == 0 or self.text[i - 1] != "`"):
+                return i
+            pos = j
+
+
+def _spans(chunk: str):
+    """(kind, start, end) of math (`display`, `inline`) and inline `code` spans in ``chunk``, in order."""
+    closers = _Closers(chunk)
+    pos = 0
+    while True:
+        m = _OPENER.search(chunk, pos)
+        if m is None:
+            return
+        tok, start = m.group(0), m.start()
+        end, kind = -1, "display"
+        if tok[0] == "\\" and tok[1] in "\\$`":
+            pos = m.end()  # an escape: literal text
+            continue
+        if tok == "$$":
+            i = closers.find("$$", start + 2)
+            end = i + 2 if i > start + 2 else -1
+        elif tok == "$":
+            d = _INLINE_DOLLAR.match(chunk, start)
+            end, kind = (d.end() if d else -1), "inline"
+        elif tok == "\\[":
+            i = closers.find("\\]", start + 2)
+            # Markdown's escaped brackets around plain text ("\[1\]", "\[edit\]") are text
+            end = i + 2 if i > start + 2 and _TEX_HINT.search(chunk, start + 2, i) else -1
+        elif tok == "\\(":
+            i = closers.find("\\)", start + 2)
+            end, kind = (i + 2 if i > start + 2 else -1), "inline"
+        elif tok.startswith("\\begin"):
+            close = "\\end{" + m.group(1) + "}"
+            i = closers.find(close, m.end())
+            end = i + len(close) if i >= 0 else -1
+        else:  # a run of backticks
+            i = closers.find_ticks(len(tok), m.end())
+            end, kind = (i + len(tok) if i > m.end() else -1), "code"
+        if end < 0:
+            pos = m.end()
+            continue
+        yield kind, start, end
+        pos = end
+
+
 def parse(text: str) -> Parsed:
     """Split ``text`` (Markdown) into prose, code, math, tables and references; see the module docstring."""
     text = text or ""
@@ -191,15 +259,13 @@ def parse(text: str) -> Parsed:
     for chunk in blocks.chunks:
         chunk = _EMAIL_GROUP.sub(" email ", chunk)
         pos = 0
-        for m in _SPANS.finditer(chunk):
-            if m.group("esc") is not None or (m.group("bb") is not None and not _TEX_HINT.search(m.group("bb")[2:-2])):
-                continue  # an escape, or Markdown's escaped brackets around plain text ("\[1\]", "\[edit\]")
-            before = chunk[pos:m.start()]
+        for kind, start, end in _spans(chunk):
+            before = chunk[pos:start]
             prose_parts.append(before)
             lang_parts.append(before)
-            pos = m.end()
-            body = m.group(0)
-            if m.group("code") is not None:
+            pos = end
+            body = chunk[start:end]
+            if kind == "code":
                 inner = body.strip("`")
                 code_chars += _nonspace(inner)
                 code_tokens += max(1, len(inner.split()))
@@ -209,7 +275,7 @@ def parse(text: str) -> Parsed:
             math_chars += _nonspace(body)
             math_spans += 1
             math_tokens += len(_MATH_TOKEN.findall(body))
-            if m.group("d") is not None or m.group("pp") is not None:
+            if kind == "inline":
                 inline_math += 1
                 prose_parts.append(f" {math_word(body)} ")
                 lang_parts.append(" ")

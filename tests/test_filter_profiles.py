@@ -310,3 +310,12 @@ def test_chinese_page_is_kept_when_chinese_is_configured():
     p.lang = "zh"
     assert rules.stop_words(p, CFG) is None and rules.mean_word_length(p, CFG) is None  # English-only rules
     assert rules.min_sentences(p, CFG) is None  # 。 ends a sentence
+
+
+@pytest.mark.timeout(120)
+def test_unclosed_openers_do_not_make_parsing_quadratic():
+    # each of these took 20-30 s at 240 kB when every opener re-scanned the rest of the text
+    for unit in ("see \\[ note ", "\\begin{x} y ", "\\( z ", "a ` b ", "$$ x "):
+        text = unit * 200_000  # 2-2.4 MB, the extract step's max_output_chars
+        p = parse(text)
+        assert p.prose_words and p.math_spans <= 1

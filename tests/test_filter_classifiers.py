@@ -95,27 +95,6 @@ def test_fasttext_train_reload_score(data):
     _run_filter(cfg, docs, check_docs, check_rejects)
 
 
-def _lm_is_the_judge(model_dir, test):
-    """With a model and a threshold the LM decides; rules only prefilter, and disagreements are counted."""
-    from curate.filters.apply import DocumentFilter
-
-    cfg = FilterConfig(lm={"model": model_dir, "min_score": 2.5, "device": "cpu", "batch_size": 8})
-    assert cfg.lm_judges and not FilterConfig(lm={"model": model_dir}).lm_judges
-    brace = "\n\nvar config = {debug: true, retries: 3};"  # fails the web rules (C4 '{'), not the prefilter
-    texts = [p["text"] + brace for p in test if p["label"]][:10] + ["\n".join(["Buy cheap watches online today, the best price in town!"] * 20)]
-    verdicts = DocumentFilter(cfg).judge(_docs([{"text": t} for t in texts]))
-    wall = verdicts[-1]
-    assert wall.reject[0].startswith("filter:spam_wall:") and "lm_quality" not in wall.doc["scores"]
-    for v in verdicts[:-1]:
-        if v.doc["domain"] != "general":
-            continue
-        assert v.rules_reject == "filter:c4:curly_bracket"
-        lm_drop = v.doc["scores"]["lm_quality"] < 2.5
-        assert (v.reject is not None) == lm_drop and v.lm_reject == lm_drop
-        assert v.events == ["judges:agree_drop" if lm_drop else "judges:rules_drop_lm_keep"]
-    assert sum(v.doc["domain"] == "general" for v in verdicts[:-1]) >= 5
-
-
 def test_lm_train_reload_score(data, tmp_path):
     root, test = data
     enc = _tiny_encoder(tmp_path / "enc", [p["text"] for p in labelled_pages(60, seed=9)])

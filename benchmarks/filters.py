@@ -17,8 +17,11 @@ good pages' own vocabulary, thin pages buried in chrome). Printed, in one run:
     English (curate's lang annotation or py3langid on the text). Should drop: ~300 generated bad
     pages (synthetic.bad_page's kinds, plus boilerplate, SEO templates and repeated paragraphs).
     Printed: kept/dropped per domain and side, documents each rule dropped (good/bad), the good
-    documents each side dropped with rule and detail, and a summary against the targets
-    (keep >= 97% of English good docs, drop >= 95% of bad pages).
+    documents each side dropped with rule and detail, the formulas and code blocks (truth.jsonl)
+    in the documents each side keeps, and a summary against the targets (keep >= 97% of English
+    good docs, drop >= 95% of bad pages). Both sides read the same texts: curate's Markdown,
+    with LaTeX, fenced code and tables, which is what a datatrove user filtering curate's
+    extraction would see (datatrove's own pipeline would give its filters trafilatura's text).
 """
 
 from __future__ import annotations
@@ -282,6 +285,35 @@ def datatrove_verdicts(texts: list[str]) -> list[dict]:
     return [out[str(i)] for i in range(len(texts))]
 
 
+def truth_units(root: str, rows: list[dict]) -> list[tuple[str, int, dict]]:
+    """(formulas | code blocks, how many of the page's truth units its extracted text holds, row) per page with truth."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("extract_html_bench", os.path.join(here, "extract_html.py"))
+    eh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eh)
+    truth = {}
+    for folder in ("math_html", "code_html"):
+        path = os.path.join(root, folder, "truth.jsonl")
+        if os.path.exists(path):
+            with open(path) as f:
+                truth.update({f"{folder}/{t['file']}": t for t in map(json.loads, f) if t.get("file")})
+    out = []
+    for r in rows:
+        t = truth.get(r["doc"]["uri"])
+        if t is None:
+            continue
+        text = r["doc"]["text"]
+        if t.get("formulas"):
+            kinds = t.get("formula_kinds") or [""] * len(t["formulas"])
+            out.append(("formulas", sum(eh.formula_hits(t["formulas"], kinds, text)), r))
+        blocks = [b for b in t.get("code_blocks") or [] if eh._lines(b)]
+        if blocks:
+            out.append(("code blocks", sum(eh.code_hits(blocks, text)), r))
+    return out
+
+
 def dev(root: str, cfg, seed: int = 0, datatrove: bool = True) -> None:
     """Labelled check: English math/code/paper pages of the dev corpus should be kept, generated
     bad pages dropped; curate's default DocumentFilter beside datatrove's default filters."""
@@ -340,6 +372,16 @@ def dev(root: str, cfg, seed: int = 0, datatrove: bool = True) -> None:
         print(f"\nEnglish good documents {s} dropped: {len(dropped)}")
         for r in dropped:
             print(f"  {r['doc']['uri']}: {r[s][1]} {r[s][2] or ''}".rstrip())
+
+    print("\nformulas and code blocks of the English pages (truth.jsonl, matched as benchmarks/extract_html.py does)")
+    units = truth_units(root, [r for r in counted if r["label"] == "good"])
+    for kind in ("formulas", "code blocks"):
+        extracted = sum(n for k, n, _ in units if k == kind)
+        line = f"  {kind:<12} after extraction {extracted:5d}"
+        for s in sides:
+            kept = sum(n for k, n, r in units if k == kind and r[s][0])
+            line += f"   after {s}'s filters {kept:5d} ({kept / max(1, extracted):.1%})"
+        print(line)
 
     print()
     goods = [r for r in counted if r["label"] == "good"]

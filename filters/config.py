@@ -194,8 +194,7 @@ class FilterConfig(Section):
             if bad:
                 raise ValueError(f"filter.profiles.{name}: unknown key(s) {bad}; allowed: {sorted(PROFILE_KEYS)}")
             try:
-                built[name] = self.model_copy(update={k: type(getattr(self, k)).model_validate(v) if isinstance(v, dict) else v
-                                                      for k, v in _merge(base, over).items()})
+                built[name] = FilterConfig.model_validate({**self.model_dump(), **_merge(base, over), "profiles": {}})
             except ValidationError as e:
                 raise ValueError(f"filter.profiles.{name}: {e}") from None
         self._profiles = built

@@ -319,3 +319,18 @@ def test_unclosed_openers_do_not_make_parsing_quadratic():
         text = unit * 200_000  # 2-2.4 MB, the extract step's max_output_chars
         p = parse(text)
         assert p.prose_words and p.total_chars >= 600_000
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("ab1 $\\[]()`{}|#\n-~^_=@") + ["```", "$$", "\\begin{x}", "\\end{x}",
+                                                                      "References\n", "| a | b |\n", "{a, b}@c.org"]),
+                max_size=120).map("".join))
+def test_parse_accounts_for_every_masked_character(text):
+    p = parse(text)
+    assert p.math_chars + p.code_chars <= p.total_chars
+    assert len(p.prose) <= len(text) + 8 * (p.math_spans + p.code_blocks) + 8 * text.count("`") + 8 * text.count("@")
+    assert all(ln.strip() for ln in p.prose_lines)

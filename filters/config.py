@@ -103,7 +103,8 @@ class PrefilterConfig(Section):
 #    duplicate-line-character rule (the statistic of Gopher's dup_line_chars at 1/20 of its
 #    limit) at 30%. Ratio and repetition rules need 50 prose words, line-ratio rules 5 prose
 #    lines: a listing with a title line, or a forum thread flattened into three long lines,
-#    has no prose statistics to measure.
+#    has no prose statistics to measure. A line that leads into a listing or a derivation
+#    often ends in "…" ("the following configuration..."): ellipsis lines up to half.
 #  * paper (documents extracted from PDF, when not math or code): running heads, defined terms
 #    repeated through legal and technical text, set braces in a text layer without TeX.
 _WEB_PROSE_REP = {
@@ -113,8 +114,10 @@ _WEB_PROSE_REP = {
 }
 DEFAULT_PROFILES: dict[str, dict[str, Any]] = {
     "math": {"min_prose_words": 50, "min_prose_lines": 5, "c4": {"curly_bracket": False},
+             "gopher": {"max_ellipsis_lines_ratio": 0.5},
              "gopher_repetition": _WEB_PROSE_REP, "fineweb": {"max_char_dup_ratio": 0.3}},
     "code": {"min_prose_words": 50, "min_prose_lines": 5, "c4": {"curly_bracket": False},
+             "gopher": {"max_ellipsis_lines_ratio": 0.5},
              "gopher_repetition": _WEB_PROSE_REP, "fineweb": {"max_char_dup_ratio": 0.3}},
     "paper": {"min_prose_lines": 5, "c4": {"curly_bracket": False}, "gopher_repetition": _WEB_PROSE_REP,
               "fineweb": {"max_char_dup_ratio": 0.1}},

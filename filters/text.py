@@ -1,9 +1,10 @@
 """Split a Document's Markdown into prose, math, code, tables and references, so rules judge only the prose.
 
-Documents carry Markdown in which inline math is ``$…$`` (or ``\\(…\\)``), display math is
-``$$…$$``, ``\\[…\\]`` or a bare ``\\begin{env}…\\end{env}``, code sits in fenced blocks
-(```` ``` ```` or ``~~~``) or inline backticks, tables are ``| a | b |`` rows and papers end in
-a reference list. Web-text rules (Gopher, C4, FineWeb) were tuned on prose: ``{``, ``#``,
+Documents carry Markdown in which inline math is ``$…$`` (``$ \\psi $`` too when its content
+is TeX, or ``\\(…\\)``), display math is ``$$…$$``, ``\\[…\\]`` or a bare
+``\\begin{env}…\\end{env}``, code sits in fenced or indented blocks or inline backticks, tables
+are ``| a | b |`` rows, papers end in a reference list, and Markdown from other tools carries
+HTML comments and wrapper lines (``<div class="image">``). Web-text rules (Gopher, C4, FineWeb) were tuned on prose: ``{``, ``#``,
 short lines without punctuation, repeated lines and the absence of stop words are signs of
 junk in prose but normal in LaTeX, code, tables and bibliographies. ``parse`` therefore
 masks all of those first and returns:
@@ -12,7 +13,8 @@ masks all of those first and returns:
   sentence keeps its shape) and inline code by the word ``code``;
 * ``lang_text``: the prose with those placeholders dropped, for language id;
 * the counts the rules and the domain classifier need (characters and tokens of code and
-  math, spans, masked table and reference lines).
+  math, spans, masked table and reference lines). Code and formulas inside a masked table
+  still count as code and math characters, and table words toward the document's length.
 
 Math and inline code are found in one left-to-right scan, so a ``\\[`` inside ``$…$`` (as
 in ``\\\\[4pt]``) is part of that formula, and escaped ``\\$``, ``\\\\`` and ``\\``` are text.
@@ -31,16 +33,22 @@ TABLE_PROSE_CELL = 80  # a table row whose cells average this many characters ho
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_INDENTED = re.compile(r"^(?: {4}|\t)[ \t]*\S")  # CommonMark's indented code block line
+_LIST_ITEM = re.compile(r"^[ \t]{0,3}(?:[-*+]|\d{1,9}[.)])[ \t]")
+_MARKUP_LINE = re.compile(r"^[ \t]*(?:</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>[ \t]*)+$")
 _HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+")
 _HEADING_MARK = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
 _REF_TITLE = re.compile(r"^[ \t]{0,3}(?:(#{1,6})[ \t]+)?(?:\d+\.?\s+)?(references|bibliography|works cited|literature cited|"
                         r"citations|notes and references|references and notes)[ \t]*:?[ \t]*$", re.I)
-_ANY_BLOCK = re.compile(_FENCE_OPEN.pattern + "|" + _TABLE_ROW.pattern + "|" + _REF_TITLE.pattern, re.I | re.M)
+_ANY_BLOCK = re.compile("|".join(r.pattern for r in (_FENCE_OPEN, _TABLE_ROW, _REF_TITLE, _INDENTED, _MARKUP_LINE)), re.I | re.M)
 # Openers of math and inline code, found left to right; the closer of each is looked up once
 # per closer string (``_Closers``), so text with thousands of unclosed "\\[" stays linear.
 _OPENER = re.compile(r"\\[\\$`]|\$\$|\$|\\\[|\\\(|\\begin\{([A-Za-z]+\*?)\}|`+")
 # Pandoc's rule for $…$: no space after the opening $, none before the closing one, the closing
 # one not followed by a digit ("costs $5 and $10" is not math), and on one line.
+# MathJax and KaTeX also read "$ \\psi $" (spaces inside) as math: taken when the content is TeX
+_INLINE_DOLLAR_SPACED = re.compile(r"\$[ \t]+((?:\\[\s\S]|[^$\\\n])+?)\$(?!\d)")
+_HTML_COMMENT = re.compile(r"<!--[\s\S]*?-->")
 _INLINE_DOLLAR = re.compile(r"\$(?=[^\s$])(?:\\[\s\S]|[^$\\\n])+?(?<!\s)\$(?!\d)")
 _TEX_HINT = re.compile(r"[\\^_=+{}<>]")
 # Han, kana and Hangul are written without spaces: each character counts as a word, as the
@@ -72,6 +80,7 @@ class Parsed:
     math_tokens: int = 0
     inline_math: int = 0
     table_lines: int = 0
+    table_words: int = 0
     reference_lines: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -87,10 +96,10 @@ class Parsed:
 
     @property
     def n_words(self) -> int:
-        """Words of the whole document: prose words, plus the tokens of code and of formulas
-        (a formula's TeX commands, names, numbers and operators), so a page of derivations with
-        a line of prose between them is not "too short"."""
-        return len(self.prose_words) - self.inline_math + self.math_tokens + self.code_tokens
+        """Words of the whole document: prose words, plus the tokens of code, of formulas (a
+        formula's TeX commands, names, numbers and operators) and the words of tables, so a page
+        of derivations with a line of prose between them is not "too short"."""
+        return len(self.prose_words) - self.inline_math + self.math_tokens + self.code_tokens + self.table_words
 
 
 def math_word(formula: str) -> str:
@@ -110,6 +119,7 @@ class _Blocks:
 
     chunks: list[str]
     code_bodies: list[str]
+    table_text: list[str] = field(default_factory=list)
     table_lines: int = 0
     reference_lines: int = 0
 
@@ -149,10 +159,25 @@ def _blocks(text: str) -> _Blocks:
                 cells = [c.strip() for c in row.strip().strip("|").split("|")]
                 if _TABLE_RULE.match(row) or sum(len(c) for c in cells) / max(1, len(cells)) < TABLE_PROSE_CELL:
                     out.table_lines += 1
+                    out.table_text.append(" ".join(cells))
                     cur.append("")
                 else:  # a layout table whose cells are paragraphs (forums): their text is prose
                     cur.append(" ".join(cells))
             i = j
+            continue
+        if _INDENTED.match(ln) and (i == 0 or not lines[i - 1].strip()) and not _after_list_item(cur):
+            j = i
+            while j < n and (_INDENTED.match(lines[j]) or not lines[j].strip()):
+                j += 1
+            while j > i and not lines[j - 1].strip():
+                j -= 1
+            out.code_bodies.append("\n".join(lines[i:j]))
+            cur.append("")
+            i = j
+            continue
+        if _MARKUP_LINE.match(ln):  # raw HTML wrappers (<div class="image">, </center>) are not prose
+            cur.append("")
+            i += 1
             continue
         r = _REF_TITLE.match(ln)
         if r:
@@ -171,6 +196,14 @@ def _blocks(text: str) -> _Blocks:
         i += 1
     out.chunks.append("\n".join(cur))
     return out
+
+
+def _after_list_item(cur: list[str]) -> bool:
+    """Whether the last non-blank line before is a list item (its indented lines continue it, not code)."""
+    for ln in reversed(cur):
+        if ln.strip():
+            return bool(_LIST_ITEM.match(ln)) or ln.startswith((" ", "\t"))
+    return False
 
 
 class _Closers:
@@ -225,6 +258,9 @@ def _spans(chunk: str):
             end = i + 2 if i > start + 2 else -1
         elif tok == "$":
             d = _INLINE_DOLLAR.match(chunk, start)
+            if d is None:
+                d = _INLINE_DOLLAR_SPACED.match(chunk, start)
+                d = d if d is not None and _TEX_HINT.search(d.group(1)) else None
             end, kind = (d.end() if d else -1), "inline"
         elif tok == "\\[":
             i = closers.find("\\]", start + 2)
@@ -250,10 +286,20 @@ def _spans(chunk: str):
 def parse(text: str) -> Parsed:
     """Split ``text`` (Markdown) into prose, code, math, tables and references; see the module docstring."""
     text = text or ""
-    blocks = _blocks(text)
+    blocks = _blocks(_HTML_COMMENT.sub("\n", text) if "<!--" in text else text)
     code_chars = sum(_nonspace(b) for b in blocks.code_bodies)
     code_tokens = sum(len(b.split()) for b in blocks.code_bodies)
     math_chars = math_spans = math_tokens = inline_math = 0
+    # a masked table is not prose, but its code and formulas still say what the page is about
+    # and its words still count toward the document's length
+    table_words = 0
+    for row in blocks.table_text:
+        for kind, start, end in _spans(row):
+            if kind == "code":
+                code_chars += _nonspace(row[start:end].strip("`"))
+            else:
+                math_chars += _nonspace(row[start:end])
+        table_words += len(row.split())
     prose_parts: list[str] = []
     lang_parts: list[str] = []
     for chunk in blocks.chunks:
@@ -302,6 +348,7 @@ def parse(text: str) -> Parsed:
         math_tokens=math_tokens,
         inline_math=inline_math,
         table_lines=blocks.table_lines,
+        table_words=table_words,
         reference_lines=blocks.reference_lines,
     )
 

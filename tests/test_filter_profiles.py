@@ -334,3 +334,43 @@ def test_parse_accounts_for_every_masked_character(text):
     assert p.math_chars + p.code_chars <= p.total_chars
     assert len(p.prose) <= len(text) + 8 * (p.math_spans + p.code_blocks) + 8 * text.count("`") + 8 * text.count("@")
     assert all(ln.strip() for ln in p.prose_lines)
+
+
+# -- Markdown written by other tools (held-out pages from public docs repositories) -----------------
+def test_spaced_dollar_math_is_math_when_it_is_tex_and_currency_is_not():
+    p = parse("Planck's constant $ h = 6.626 \\times 10^{-34} $ and the state $ \\psi $. It costs $ 5 and $ 10.")
+    assert p.math_spans == 2 and "{" not in p.prose and "$ 5" in p.prose
+
+
+def test_html_comments_and_wrapper_lines_are_not_prose():
+    text = ('<!--{\n  "Title": "Tutorial",\n  "Breadcrumb": true\n}-->\n\n' + _prose(8) + "\n\n" +
+            "\n\n".join('<div class="image">\n<center>\n<img src="x.png">\n</center>\n</div>' for _ in range(5)))
+    p = parse(text)
+    assert "{" not in p.prose and "<div" not in p.prose and "Title" not in p.prose
+    assert _judge(text, cfg=WEB).reject is None
+
+
+def test_indented_code_block_is_code_but_list_continuation_is_prose():
+    code = "\n".join(f"    @article{{key{i}, title={{A study {i}}}, year={{20{i:02d}}}}}" for i in range(12))
+    text = _prose(6) + "\n\nwhich produces:\n\n" + code + "\n\n" + _prose(6, seed=2) + "\n\n- a list item\n\n    its continued paragraph"
+    p = parse(text)
+    assert p.code_blocks == 1 and "@article" not in p.prose and "its continued paragraph" in p.prose
+
+
+def test_code_inside_tables_still_makes_a_page_code():
+    rows = "\n".join(f"| `--option-{i}` | `string` | Sets the {i}th value of the build (default: `{i}`) |" for i in range(25))
+    text = "# CLI reference\n\nUsage\n\n```bash\nvite build [root]\n```\n\n| Options | Type | Description |\n|---|---|---|\n" + rows
+    p = parse(text)
+    assert p.table_lines == 27 and p.code_frac > 0.1
+    v = _judge(text)
+    assert v.doc["domain"] == "code" and v.reject is None, v.reject
+
+
+def test_lines_leading_into_listings_may_end_in_an_ellipsis_on_code_pages():
+    parts = []
+    for i in range(4):
+        parts += [_prose(3, seed=i) + " Use the following configuration...", f"```python\n{_code(8, str(i))}\n```"]
+    text = "\n\n".join(parts)
+    assert "filter:gopher:ellipsis_lines" in [r for r, _ in rules.rule_failures(parse(text), WEB)]
+    v = _judge(text)
+    assert v.profile == "code" and v.reject is None and "filter:gopher:ellipsis_lines" in v.exemptions

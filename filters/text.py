@@ -4,9 +4,10 @@ Documents carry Markdown in which inline math is ``$…$`` (``$ \\psi $`` too wh
 is TeX, or ``\\(…\\)``), display math is ``$$…$$``, ``\\[…\\]`` or a bare
 ``\\begin{env}…\\end{env}``, code sits in fenced or indented blocks or inline backticks, tables
 are ``| a | b |`` rows, papers end in a reference list, and Markdown from other tools carries
-HTML comments and wrapper lines (``<div class="image">``). Web-text rules (Gopher, C4, FineWeb) were tuned on prose: ``{``, ``#``,
-short lines without punctuation, repeated lines and the absence of stop words are signs of
-junk in prose but normal in LaTeX, code, tables and bibliographies. ``parse`` therefore
+HTML comments and wrapper lines (``<div class="image">``). Web-text rules (Gopher, C4,
+FineWeb) were tuned on prose: ``{``, ``#``, short lines without punctuation, repeated lines
+and the absence of stop words are signs of junk in prose but normal in LaTeX, code, tables
+and bibliographies. ``parse`` therefore
 masks all of those first and returns:
 
 * ``prose``: what is left, with every inline formula replaced by one placeholder word (so a

@@ -58,6 +58,12 @@ class StageConfig(Section):
         None,
         description="Where step outputs are kept for reuse across runs and stages; None: `_steps` next to the output dir.",
     )
+    reuse_check: Literal["checksums", "sizes"] = Field(
+        "checksums",
+        description="How a cached step output is verified before reuse: `checksums` re-hashes every file the "
+        "manifest lists (one read of the output), `sizes` only compares the listing and sizes (for huge "
+        "remote outputs). A damaged output is rebuilt.",
+    )
     read: ReadConfig = Field(default_factory=ReadConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)

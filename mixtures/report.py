@@ -149,7 +149,8 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "seed": plan["seed"],
         "context_length": mix.context_length,
         "tokenizer": blend["tokenizer"],
-        "pools": dict(sorted(pools.items())),
+        # the step output each pool came from, by name (its directory depends on where the run was)
+        "pools": {k: os.path.basename(v.rstrip("/")) for k, v in sorted(pools.items())},
         "summary": summary,
         "shares": shares,
         "sources": sources,

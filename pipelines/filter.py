@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from curate.filters.config import FilterConfig
+from curate.io import files
 from curate.schema import make_reject
 
 STEP = "filter"
@@ -28,7 +29,7 @@ STEP = "filter"
 
 def _localize(path: str | None) -> str | None:
     """A local copy of a remote model file or directory (local paths are returned unchanged)."""
-    if not path or "://" not in path:
+    if not path or not files.is_remote(path):
         return path
     base = path.rstrip("/")
     root = os.path.join(tempfile.mkdtemp(prefix="curate-model-"), base.rsplit("/", 1)[-1])

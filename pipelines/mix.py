@@ -45,6 +45,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.io import files
+from curate.io.folder import Folder
 from curate.mixtures import sampler as S
 from curate.mixtures.indexed import IndexedDatasetBuilder
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
@@ -72,15 +73,11 @@ def safe_name(source: str) -> str:
 
 
 def _open_write(path: str):
-    if "://" in path:
-        return FileSystems.create(path)
-    return open(path, "wb")
+    return files.open_write(path)
 
 
 def _open_read(path: str):
-    if "://" in path:
-        return FileSystems.open(path)
-    return open(path, "rb")
+    return files.open_raw(path)
 
 
 class _Rows:
@@ -385,7 +382,7 @@ class _WriteGroup(beam.DoFn):
         del tables
         dtype = np.dtype(self.dtype_name)
         reader = _Spools(dtype.newbyteorder("<"))
-        remote = "://" in self.root
+        remote = files.is_remote(self.root)
         local_root = tempfile.mkdtemp(prefix="curate-mix-") if remote else self.root
         sub = 0
         builder = None
@@ -474,10 +471,12 @@ def run_mix(cfg, pools: dict[str, str], output: str, beam_args: list[str], steps
     tok = DocTokenizer(tok_path, mix.eod_token).load()
     dtype = np.dtype(tok.dtype)
     t0 = time.time()
-    files.makedirs(output)
-    local = "://" not in output
-    work = files.join(output, f".mix-tmp-{uuid.uuid4().hex[:8]}")
-    files.makedirs(work)
+    out_dir = Folder(output).makedirs()
+    scratch = out_dir.child(".mix")
+    for gone in scratch.sweep_staging():  # left by a killed run; the run lock keeps live ones safe
+        log(f"[mix] removed {gone}, left by an interrupted run")
+    staged = scratch.staging()
+    work = staged.path
     shard_root = files.join(work, "shards")
     spool_dir = files.join(work, "spool")
     assign_dir = files.join(work, "assign")
@@ -554,7 +553,7 @@ def run_mix(cfg, pools: dict[str, str], output: str, beam_args: list[str], steps
             raise RuntimeError(f"mix: written tokens differ from the plan (planned, written): {mismatch}")
 
         total = sum(d["tokens"] for d in datasets)
-        out_abs = os.path.abspath(output) if local else output
+        out_abs = out_dir.path if out_dir.remote else os.path.abspath(output)
         for d in datasets:
             d["weight"] = round(d["tokens"] / total, 10) if total else 0.0
         blend = {
@@ -573,32 +572,11 @@ def run_mix(cfg, pools: dict[str, str], output: str, beam_args: list[str], steps
         report = build_report(cfg, plan, datasets, dropped, reservoir, samples, steps, pools, blend)
 
         # commit: shards directory, then the report, then blend.json (the completion marker)
-        final_shards = files.join(output, "shards")
-        if local:
-            old = None
-            if os.path.exists(final_shards):
-                old = files.join(output, f".shards-old-{uuid.uuid4().hex[:8]}")
-                os.rename(final_shards, old)
-            os.rename(files.join(work, "shards"), final_shards)
-            if old:
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            if FileSystems.exists(final_shards + "/"):
-                FileSystems.delete([final_shards])
-            for d in datasets:
-                for ext in (".bin", ".idx"):
-                    FileSystems.rename([files.join(work, *d["prefix"].split("/")) + ext],
-                                       [files.join(output, *d["prefix"].split("/")) + ext])
+        out_dir.child("shards").commit(staged.child("shards"))
         write_report_files(output, report)
-        files.write_atomic(files.join(output, "blend.json"), json.dumps(blend, indent=2, sort_keys=True).encode())
+        out_dir.write_atomic("blend.json", json.dumps(blend, indent=2, sort_keys=True).encode())
     finally:
-        if local:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            try:
-                FileSystems.delete([work])
-            except Exception:
-                pass
+        staged.delete()
 
     wall = round(time.time() - t0, 3)
     summary = report["summary"]

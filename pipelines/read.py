@@ -13,8 +13,8 @@ class _ReadFile(beam.DoFn):
         self.max_decompressed_bytes = max_decompressed_bytes
 
     def process(self, item):
-        source, path, fmt = item
-        for rec in read_file(path, fmt, source, self.max_record_bytes, self.max_decompressed_bytes):
+        source, path, fmt, name = item
+        for rec in read_file(path, fmt, source, self.max_record_bytes, self.max_decompressed_bytes, name):
             if is_reject(rec):
                 yield beam.pvalue.TaggedOutput("rejects", rec)
             else:
@@ -22,14 +22,16 @@ class _ReadFile(beam.DoFn):
 
 
 class ReadSources(beam.PTransform):
-    """(source, path, format) triples → raw records; unreadable records go to ``rejects``.
+    """(source, path, format, name) work items → raw records; unreadable records go to ``rejects``.
+
+    ``name`` is the file's stable name (curate.io.inputs), the uri of records without a URL.
 
     Returns a dict with ``files`` (the work items), ``seen`` (every record found, the read
     step's count of documents in: the records and the rejects, as a list, not flattened),
     ``records`` and ``rejects``.
     """
 
-    def __init__(self, items: list[tuple[str, str, str]], max_record_bytes: int, max_decompressed_bytes: int):
+    def __init__(self, items: list[tuple[str, str, str, str]], max_record_bytes: int, max_decompressed_bytes: int):
         super().__init__()
         self.items = items
         self.max_record_bytes = max_record_bytes

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import re
 import uuid
 from typing import Any, Iterable
 
@@ -36,9 +37,28 @@ def read_shard(path: str) -> list[dict[str, Any]]:
         return from_table(pq.read_table(f))
 
 
+class ShardError(IOError):
+    """A step output's Parquet shards are incomplete, duplicated or unreadable (the message names them)."""
+
+
+_SHARD_NAME = re.compile(r"part-(\d{5})-of-(\d{5})\.parquet$")
+
+
 def list_shards(directory: str) -> list[str]:
+    """The shards ``part-i-of-n.parquet`` of a directory, sorted; raises ShardError naming the
+    directory when the names disagree on n or are not shard names (a stray copy). Empty
+    shards are not written, so a missing index is normal here: the step manifest's file list
+    (curate.io.checksums) is what tells a lost shard."""
     pattern = FileSystems.join(directory, "part-*.parquet")
-    return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    seen = [_SHARD_NAME.search(p) for p in paths]
+    if any(m is None for m in seen):
+        raise ShardError(f"{directory}: shard names not of the form part-NNNNN-of-NNNNN.parquet: "
+                         f"{[p for p, m in zip(paths, seen) if m is None][:3]}")
+    totals = {int(m.group(2)) for m in seen}
+    if len(totals) > 1:
+        raise ShardError(f"{directory}: shards of different sets (of-{sorted(totals)})")
+    return paths
 
 
 SPOOL_BYTES = 32 << 20  # approx. record bytes a bundle buffers before writing them out as sorted runs
@@ -202,10 +222,13 @@ def as_list(pcolls) -> list:
 
 
 def _read_records(path: str):
-    with FileSystems.open(path) as f:
-        pf = pq.ParquetFile(f)
-        for batch in pf.iter_batches(batch_size=512):
-            yield from from_table(pa.Table.from_batches([batch]))
+    try:
+        with FileSystems.open(path) as f:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=512):
+                yield from from_table(pa.Table.from_batches([batch]))
+    except (pa.ArrowException, OSError) as e:
+        raise ShardError(f"cannot read shard {path}: {type(e).__name__}: {e}") from e
 
 
 class ReadShards(beam.PTransform):

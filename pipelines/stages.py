@@ -16,18 +16,19 @@ from typing import Any
 
 from curate.config import StageConfig
 from curate.io import files
+from curate.io.folder import Folder
+from curate.io.inputs import sources_from_args
 from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, source_items
 
 
 def default_cache_dir(output: str) -> str:
-    parent = os.path.dirname(os.path.abspath(output)) if "://" not in output else output.rsplit("/", 1)[0]
-    return files.join(parent, "_steps")
+    return Folder(output).parent.join("_steps")
 
 
 def resolve_sources(cfg: StageConfig, inputs: list[str] | None, output: str, log: Log = print) -> list[dict]:
     """Sources from --input paths, else from the config, else the embedded sample (written once)."""
     if inputs:
-        return [{"name": _source_name(p), "paths": [p], "format": "auto"} for p in inputs]
+        return sources_from_args(inputs)
     if cfg.sources:
         return [s.model_dump() for s in cfg.sources]
     from curate.sample.generate import sample_sources, write_sample
@@ -52,15 +53,8 @@ def synth_backend_configured(cfg: StageConfig) -> bool:
     return backend.kind == "http" or bool(backend.model)
 
 
-def _source_name(path: str) -> str:
-    base = os.path.basename(path.rstrip("/")) or "input"
-    for suffix in (".gz", ".warc", ".jsonl", ".parquet", ".html"):
-        base = base.removesuffix(suffix)
-    return base or "input"
-
-
 def _entry(directory: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    return {"step": manifest["step"], "dir": directory, **{k: manifest[k] for k in ("key", "counts", "stats", "wall_s", "reused", "info")}}
+    return {"step": manifest["step"], "dir": directory, **{k: manifest[k] for k in ("key", "output_digest", "counts", "stats", "wall_s", "reused", "info")}}
 
 
 def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None, inputs: list[str] | None = None,
@@ -76,9 +70,9 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
 
     ext_dir, m = extract_step(cfg, items, None, cache, beam_args, log)
     steps.append(_entry(ext_dir, m))
-    dd_dir, m = dedup_step(cfg, [ext_dir], [steps[-1]["key"]], None, cache, beam_args, log)
+    dd_dir, m = dedup_step(cfg, [ext_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(dd_dir, m))
-    flt_dir, m = filter_step(cfg, [dd_dir], [steps[-1]["key"]], None, cache, beam_args, log)
+    flt_dir, m = filter_step(cfg, [dd_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(flt_dir, m))
     pools = {"web": flt_dir}
 

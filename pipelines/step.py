@@ -2,9 +2,11 @@
 
 A step (extract, dedup, filter, synth) reads its inputs, applies its PTransforms and writes
 ``docs/`` and ``rejects/`` as deterministic Parquet shards plus ``manifest.json``. The output
-directory is named by the step's cache key (inputs + config + code version), built under a
-temporary name and renamed when complete; the manifest is written last. A later run that
-computes the same key and finds the manifest reuses the output instead of running again.
+directory is named by the step's cache key (its inputs' full content or upstream output
+digests, its config section and curate's own source code), built in a staging folder and
+committed when complete (curate.io.folder); the manifest, written last, lists every output
+file with its size and checksum. A later run that computes the same key reuses the output
+only after checking those files (curate.io.checksums), and rebuilds a damaged one.
 
 Counting: each counted part of a step (``Counted``) reports documents in, out and rejected
 by reason as ordinary Beam data (not metrics, which not every runner reports), and the step
@@ -16,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,7 +27,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 import curate
-from curate.io import files
+from curate.io import checksums, files
+from curate.io.folder import Folder
 from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
 
@@ -66,9 +67,44 @@ class StepGraph:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+_PACKAGES = ("curate", "curate.io", "curate.sample", "curate.commands", "curate.extractors", "curate.dedup",
+             "curate.filters", "curate.synth", "curate.mixtures", "curate.pipelines", "curate.pretrain", "curate.configs")
+_CODE_SUFFIXES = (".py", ".yaml", ".txt", ".json")
+_code_digest: str | None = None
+
+
+def code_digest() -> str:
+    """SHA-256 over curate's own source (every module, bundled config, prompt and asset), by
+    package-relative name, so a changed line of code means new step keys, while two
+    checkouts of the same code agree."""
+    global _code_digest
+    if _code_digest is None:
+        import importlib.util
+
+        h = hashlib.sha256()
+        for pkg in _PACKAGES:
+            spec = importlib.util.find_spec(pkg)
+            for root in sorted(spec.submodule_search_locations or []) if spec else []:
+                names = sorted(n for n in os.listdir(root) if n.endswith(_CODE_SUFFIXES))
+                for n in names:
+                    with open(os.path.join(root, n), "rb") as f:
+                        data = f.read()
+                    h.update(f"{pkg}/{n}\0{len(data)}\0".encode())
+                    h.update(data)
+                for sub in ("assets", "prompts"):
+                    d = os.path.join(root, sub)
+                    for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                        with open(os.path.join(d, n), "rb") as f:
+                            data = f.read()
+                        h.update(f"{pkg}/{sub}/{n}\0{len(data)}\0".encode())
+                        h.update(data)
+        _code_digest = h.hexdigest()
+    return _code_digest
+
+
 def step_key(name: str, *parts: Any) -> str:
-    """Cache key of a step: its name, curate's version and any JSON-able inputs and config."""
-    blob = json.dumps([name, curate.__version__, *parts], sort_keys=True, default=str)
+    """Cache key of a step: its name, curate's code (``code_digest``) and any JSON-able inputs and config."""
+    blob = json.dumps([name, curate.__version__, code_digest(), *parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -137,21 +173,29 @@ def run_step(
     num_shards: int,
     info: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    check: checksums.Check = "checksums",
 ) -> tuple[str, dict[str, Any]]:
     """Run (or reuse) a step whose output goes to ``final``; returns (final, manifest).
 
     ``final`` is normally ``step_dir(cache_dir, name, key)``; a manifest there with the same
-    key means the step already completed and is reused.
+    key, whose listed files are all present with their sizes (and checksums, with ``check``
+    = "checksums"), means the step already completed and is reused; a damaged one is rebuilt.
     """
     manifest = load_manifest(final)
     if manifest is not None and manifest.get("key") == key:
-        log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')})")
-        manifest["reused"] = True
-        return final, manifest
+        damage = checksums.problems(final, manifest.get("outputs") or {}, check, exclude=(MANIFEST,)) \
+            if "outputs" in manifest else ["the manifest lists no output files (written by an older curate)"]
+        if not damage:
+            log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')}, {check} verified)")
+            manifest["reused"] = True
+            return final, manifest
+        more = f" and {len(damage) - 1} more" if len(damage) > 1 else ""
+        log(f"[{name}] cached output {final} is damaged ({damage[0]}{more}): rebuilding it")
 
-    local = "://" not in final
-    work = f"{final}.tmp-{uuid.uuid4().hex[:8]}" if local else final
-    files.makedirs(work)
+    target = Folder(final)
+    target.sweep_staging()  # left by killed runs; the run lock keeps live ones safe
+    staged = target.staging()
+    work = staged.path
     log(f"[{name}] running → {final}")
     t0 = time.time()
     options = PipelineOptions(beam_args)
@@ -186,9 +230,12 @@ def run_step(
     for sname in graph.stats:
         spath = FileSystems.join(work, f"_stats_{sname}.json")
         stats[sname] = json.loads(files.read_bytes(spath)) if FileSystems.exists(spath) else None
+    outputs = checksums.describe(work, exclude=(MANIFEST,))
     manifest = {
         "step": name,
         "key": key,
+        "outputs": outputs,
+        "output_digest": checksums.digest(outputs),
         "curate_version": curate.__version__,
         "counts": counts,
         "stats": stats,
@@ -197,21 +244,7 @@ def run_step(
         "info": info or {},
     }
     _write_json(FileSystems.join(work, MANIFEST), manifest)
-    if local:
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.rename(work, final)
-    _sweep_stale(final)
+    target.commit(staged)
     log(f"[{name}] done in {wall:.1f}s: " + ", ".join(f"{n} {c['in']}→{c['out']}" for n, c in counts.items()))
     manifest["reused"] = False
     return final, manifest
-
-
-def _sweep_stale(final: str) -> None:
-    """Remove temporary directories left next to ``final`` by killed runs (local paths only)."""
-    parent, base = os.path.split(final.rstrip("/"))
-    if "://" in final or not os.path.isdir(parent or "."):
-        return
-    for entry in os.listdir(parent or "."):
-        if entry.startswith(f"{base}.tmp-"):
-            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)

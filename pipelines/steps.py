@@ -15,6 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 from curate.config import StageConfig
 from curate.errors import InputError
 from curate.io import files
+from curate.io.inputs import InputFile, plan_inputs
 from curate.io.readers import detect_format
 from curate.pipelines.extract import Extract
 from curate.pipelines.read import ReadSources
@@ -37,25 +38,22 @@ def pool_bytes(dirs: list[str]) -> int:
     return sum(m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list) if paths else 0
 
 
-def source_items(sources: list[dict[str, Any]] | list[Any]) -> list[tuple[str, str, str, int]]:
-    """Expand configured sources into (source, path, format, size) work items, sorted."""
-    items = []
-    for src in sources:
-        s = src if isinstance(src, dict) else src.model_dump()
-        for path, size in files.expand(s["paths"]):
-            fmt = s.get("format", "auto")
-            if fmt == "auto" and detect_format(path) is None:
-                continue  # e.g. a README next to the pages; listed in the manifest's skipped files
-            items.append((s["name"], path, fmt, size))
-    return sorted(items)
+def source_items(sources: list[dict[str, Any]] | list[Any]) -> list[InputFile]:
+    """Expand configured sources into input files (curate.io.inputs), sorted; a file two
+    sources reach is read once."""
+    return plan_inputs(sources, readable=lambda path: detect_format(path) is not None)[0]
 
 
-def extract_step(cfg: StageConfig, items: list[tuple[str, str, str, int]], out: str | None,
+def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
                  cache_dir: str, beam_args: list[str], log: Log = print) -> tuple[str, dict]:
-    """read → extract over raw input files; output: Documents with Markdown text."""
-    fingerprints = [(s, p, f, files.fingerprint(p, n)) for s, p, f, n in items]
+    """read → extract over raw input files; output: Documents with Markdown text.
+
+    The key holds each file's source, stable name, reader and full-content hash, never its
+    path: the same files anywhere give the same key and the same documents.
+    """
+    fingerprints = [(f.source, f.name, f.fmt, files.content_hash(f.path)) for f in items]
     key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(), fingerprints)
-    work = [(s, p, f) for s, p, f, _ in items]
+    work = [(f.source, f.path, f.fmt, f.name) for f in items]
 
     def build(p: beam.Pipeline) -> StepGraph:
         read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
@@ -71,15 +69,15 @@ def extract_step(cfg: StageConfig, items: list[tuple[str, str, str, int]], out: 
             stats=ext["stats"],
         )
 
-    info = {"files": len(items), "input_bytes": sum(n for *_, n in items)}
+    info = {"files": len(items), "input_bytes": sum(f.size for f in items)}
     return run_step("extract", key, out or step_dir(cache_dir, "extract", key), build, beam_args,
-                    shard_count(cfg, info["input_bytes"]), info=info, log=log)
+                    shard_count(cfg, info["input_bytes"]), info=info, log=log, check=cfg.reuse_check)
 
 
-def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list[str], input_keys: list[str],
+def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list[str], input_digests: list[str],
                cfg: StageConfig, out: str | None, cache_dir: str, beam_args: list[str], log: Log) -> tuple[str, dict]:
     """A step that reads Document pools (Parquet shards) and applies one transform."""
-    key = step_key(name, section.model_dump(), input_keys)
+    key = step_key(name, section.model_dump(), input_digests)
     dirs = [files.join(d, "docs") for d in inputs]
 
     def build(p: beam.Pipeline) -> StepGraph:
@@ -94,10 +92,10 @@ def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list
 
     nbytes = pool_bytes(dirs)
     return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log)
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check)
 
 
-def dedup_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,
+def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,
                beam_args: list[str], log: Log = print) -> tuple[str, dict]:
     """Exact, then MinHash near-duplicate removal, global over all inputs.
 
@@ -106,7 +104,7 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: 
     """
     from curate.pipelines.dedup import Deduplicate
 
-    key = step_key("dedup", cfg.dedup.model_dump(), input_keys)
+    key = step_key("dedup", cfg.dedup.model_dump(), input_digests)
     dirs = [files.join(d, "docs") for d in inputs]
 
     def build(p: beam.Pipeline) -> StepGraph:
@@ -121,25 +119,34 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: 
 
     nbytes = pool_bytes(dirs)
     return run_step("dedup", key, out or step_dir(cache_dir, "dedup", key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log)
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check)
 
 
-def filter_step(cfg: StageConfig, inputs: list[str], input_keys: list[str], out: str | None, cache_dir: str,
+def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,
                 beam_args: list[str], log: Log = print) -> tuple[str, dict]:
     """Rules, language id, quality classifiers and the domain label."""
     from curate.pipelines.filter import Filter
 
-    return _pool_step("filter", Filter(cfg.filter), cfg.filter, inputs, input_keys, cfg, out, cache_dir, beam_args, log)
+    return _pool_step("filter", Filter(cfg.filter), cfg.filter, inputs, input_digests, cfg, out, cache_dir, beam_args, log)
 
 
-def pool_keys(dirs: list[str]) -> list[str]:
-    """Cache keys of existing pools (from their manifests), so a downstream key follows its inputs."""
-    from curate.pipelines.step import load_manifest
+def pool_keys(dirs: list[str], check: str = "checksums") -> list[str]:
+    """Output digests of completed step outputs, after checking their files against their
+    manifests: a downstream key follows its inputs' bytes, and a damaged input is an error
+    naming the file, not a silent loss."""
+    from curate.io import checksums
+    from curate.pipelines.step import MANIFEST, load_manifest
 
-    keys = []
+    digests = []
     for d in dirs:
         m = load_manifest(d)
         if m is None:
             raise InputError(f"not a completed step output (no manifest.json): {d}")
-        keys.append(m["key"])
-    return keys
+        if "outputs" not in m:
+            raise InputError(f"{d}: its manifest lists no output files (written by an older curate); rebuild it")
+        damage = checksums.problems(d, m["outputs"], check, exclude=(MANIFEST,))
+        if damage:
+            raise InputError(f"step output {d} is damaged: " + "; ".join(damage[:5]) +
+                             ("" if len(damage) <= 5 else f" (and {len(damage) - 5} more)"))
+        digests.append(m["output_digest"])
+    return digests

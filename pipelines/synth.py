@@ -30,15 +30,19 @@ MAX_LINE = 1 << 20
 
 
 def read_problem_lines(path: str):
-    """Each non-empty line of a problems JSONL file as ``{"_path", "_line", "_raw"}``."""
+    """Each non-empty line of a problems JSONL file as ``{"_path", "_line", "_raw"}``; ``_path``
+    is the file's name, not where it lives, so problem ids are the same wherever it is."""
+    import posixpath
+
     from curate.io import files
 
+    name = posixpath.basename(path)
     with files.open_read(path, limit=4_000_000_000) as f:
         for n, line in files.iter_lines(f, MAX_LINE):
             if line is None:
-                yield {"_path": path, "_line": n, "_raw": None, "_error": f"line over {MAX_LINE} bytes"}
+                yield {"_path": name, "_line": n, "_raw": None, "_error": f"line over {MAX_LINE} bytes"}
             elif line.strip():
-                yield {"_path": path, "_line": n, "_raw": line.decode("utf-8", "replace")}
+                yield {"_path": name, "_line": n, "_raw": line.decode("utf-8", "replace")}
 
 
 def _input_as_doc(rec: dict[str, Any]) -> dict[str, Any]:
@@ -368,14 +372,14 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
     s = cfg.synth
     _check_backend(s)
     found = _problem_files(problem_paths) if problem_paths else []
-    fingerprints = [(p, files.fingerprint(p, n)) for p, n in found]
+    fingerprints = sorted(files.content_hash(p) for p, _ in found)  # content, not where the files live
     templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
-    bench = {b: [(p, files.fingerprint(p, n)) for p, n in files.expand(ps)] for b, ps in sorted(s.decontam.benchmarks.items())}
+    bench = {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(s.decontam.benchmarks.items())}
     pool_keys = []
     if pools:
         from curate.pipelines.steps import pool_keys as _pk
 
-        pool_keys = _pk(pools)
+        pool_keys = _pk(pools, cfg.reuse_check)
     key = step_key(name, s.model_dump(), fingerprints, pool_keys, templates, bench)
     synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
     transform = transform_cls(s, synth_cache)
@@ -396,7 +400,8 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
 
     info = {"problem_files": paths, "pools": pools, "backend": s.backend.kind, "model": s.backend.model, "k": s.k,
             "cache": synth_cache}
-    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log)
+    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log,
+                    check=cfg.reuse_check)
 
 
 def _check_backend(s: SynthConfig) -> None:
@@ -404,13 +409,14 @@ def _check_backend(s: SynthConfig) -> None:
     import os
 
     from curate.errors import ConfigError, InputError
+    from curate.io import files
 
     b = s.backend
     if b.kind == "local":
         if not b.model:
             raise ConfigError("synth.backend.model: the local backend needs a model directory "
                               "(or set synth.backend.kind: http with synth.backend.url)")
-        if "://" not in b.model and not os.path.isdir(b.model):
+        if not files.is_remote(b.model) and not os.path.isdir(b.model):
             raise InputError(f"synth.backend.model: model directory not found: {b.model}")
 
 

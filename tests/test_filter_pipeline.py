@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from curate.cli import cli
 from curate.filters.apply import DocumentFilter
+from curate.io import checksums
 from curate.filters.config import FilterConfig
 from curate.filters.fasttext_quality import train_quality
 from curate.filters.synthetic import good_page, labelled_pages
@@ -23,7 +24,9 @@ def _pool(tmp_path, texts):
     (pool / "docs").mkdir(parents=True)
     docs = [new_document(source="t", uri=f"u{i}", format="text", text=t, offset=i) for i, t in enumerate(texts)]
     pq.write_table(to_table(docs), pool / "docs" / "part-00000-of-00001.parquet")
-    (pool / "manifest.json").write_text(json.dumps({"key": "test-pool", "steps": []}))
+    outputs = checksums.describe(str(pool))  # what a step's manifest lists (curate.io.checksums)
+    (pool / "manifest.json").write_text(json.dumps({"key": "test-pool", "outputs": outputs,
+                                                    "output_digest": checksums.digest(outputs)}))
     return pool, docs
 
 

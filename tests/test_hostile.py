@@ -53,7 +53,7 @@ def extracted(hostile, tmp_path_factory):
     cfg = default_config("stage2")
     cfg.read.max_decompressed_bytes = 16 << 20
     items = steps.source_items([{"name": "hostile", "paths": [str(hostile)], "format": "auto"}])
-    items = [i for i in items if not i[1].endswith("secret.txt")]
+    items = [i for i in items if not i.path.endswith("secret.txt")]
     out = tmp_path_factory.mktemp("out")
     _, manifest = steps.extract_step(cfg, items, str(out), str(out), [], log=lambda m: None)
     docs = {os.path.basename(r["uri"]): r for p in list_shards(str(out / "docs")) for r in read_shard(p)}

@@ -72,27 +72,34 @@ def is_reject(rec: dict[str, Any]) -> bool:
     return "reason" in rec
 
 
-def read_file(path: str, fmt: str, source: str, max_record_bytes: int, max_decompressed_bytes: int) -> Iterator[dict]:
-    """All records of one file (raw records and rejects), streaming."""
+def read_file(path: str, fmt: str, source: str, max_record_bytes: int, max_decompressed_bytes: int,
+              name: str | None = None) -> Iterator[dict]:
+    """All records of one file (raw records and rejects), streaming.
+
+    ``name`` is the file's stable name (curate.io.inputs: its path relative to the input
+    argument); records without a URL of their own take it as their uri, so ids do not depend
+    on where the file lives. It defaults to ``path``.
+    """
     fmt = detect_format(path) if fmt == "auto" else fmt
+    name = name or path
     if fmt is None:
-        yield read_reject(source, path, 0, "read:unknown_format", posixpath.basename(path))
+        yield read_reject(source, name, 0, "read:unknown_format", posixpath.basename(path))
         return
     reader = _READERS[fmt]
     try:
-        yield from reader(path, source, max_record_bytes, max_decompressed_bytes)
+        yield from reader(path, source, max_record_bytes, max_decompressed_bytes, name)
     except files.SizeLimitExceeded as e:
-        yield read_reject(source, path, "end", "read:gzip_bomb", str(e))
+        yield read_reject(source, name, "end", "read:gzip_bomb", str(e))
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        yield read_reject(source, path, "end", "read:truncated", f"{type(e).__name__}: {e}")
+        yield read_reject(source, name, "end", "read:truncated", f"{type(e).__name__}: {e}")
     except OSError as e:
-        yield read_reject(source, path, "end", "read:io_error", f"{type(e).__name__}: {e}")
+        yield read_reject(source, name, "end", "read:io_error", f"{type(e).__name__}: {e}")
     except Exception as e:  # noqa: BLE001 - a broken file must not take the worker down
-        yield read_reject(source, path, "end", f"error:read:{type(e).__name__}", str(e)[:500])
+        yield read_reject(source, name, "end", f"error:read:{type(e).__name__}", str(e)[:500])
     except BaseException as e:  # Rust panics in native readers arrive as BaseException
         if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
-        yield read_reject(source, path, "end", f"error:read:{type(e).__name__}", str(e)[:500])
+        yield read_reject(source, name, "end", f"error:read:{type(e).__name__}", str(e)[:500])
 
 
 def _read_whole(path: str, limit: int, max_decompressed: int) -> bytes:
@@ -103,60 +110,60 @@ def _read_whole(path: str, limit: int, max_decompressed: int) -> bytes:
     return data
 
 
-def read_html_file(path: str, source: str, max_record_bytes: int, max_decompressed: int) -> Iterator[dict]:
+def read_html_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
     try:
         data = _read_whole(path, max_record_bytes, max_decompressed)
     except Reject as r:
-        yield read_reject(source, path, 0, r.reason, r.detail)
+        yield read_reject(source, name, 0, r.reason, r.detail)
         return
     if not data.strip():
-        yield read_reject(source, path, 0, "read:empty", "file has no content")
+        yield read_reject(source, name, 0, "read:empty", "file has no content")
         return
-    yield raw_record(source, path, 0, "html", data)
+    yield raw_record(source, name, 0, "html", data)
 
 
-def read_pdf_file(path: str, source: str, max_record_bytes: int, max_decompressed: int) -> Iterator[dict]:
+def read_pdf_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
     try:
         data = _read_whole(path, max_record_bytes, max_decompressed)
     except Reject as r:
-        yield read_reject(source, path, 0, r.reason, r.detail)
+        yield read_reject(source, name, 0, r.reason, r.detail)
         return
     if not data:
-        yield read_reject(source, path, 0, "read:empty", "file has no content")
+        yield read_reject(source, name, 0, "read:empty", "file has no content")
         return
-    yield raw_record(source, path, 0, "pdf", data)
+    yield raw_record(source, name, 0, "pdf", data)
 
 
-def read_jsonl_file(path: str, source: str, max_record_bytes: int, max_decompressed: int) -> Iterator[dict]:
+def read_jsonl_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
     """JSON lines with a ``text`` or ``html`` field; other fields go to meta."""
     with files.open_read(path, limit=max_decompressed) as f:
         for n, line in files.iter_lines(f, max_record_bytes):
             if line is None:
-                yield read_reject(source, path, n, "read:too_large", f"line {n} over {max_record_bytes} bytes")
+                yield read_reject(source, name, n, "read:too_large", f"line {n} over {max_record_bytes} bytes")
                 continue
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                yield read_reject(source, path, n, "read:jsonl:bad_json", f"line {n}: {e}")
+                yield read_reject(source, name, n, "read:jsonl:bad_json", f"line {n}: {e}")
                 continue
-            yield _record_from_mapping(obj, source, path, n)
+            yield _record_from_mapping(obj, source, name, n)
 
 
-def _record_from_mapping(obj: Any, source: str, path: str, n: int) -> dict:
+def _record_from_mapping(obj: Any, source: str, name: str, n: int) -> dict:
     if not isinstance(obj, dict):
-        return read_reject(source, path, n, "read:jsonl:not_object", f"line {n}")
-    uri = str(obj.get("url") or obj.get("uri") or f"{path}#{n}")
+        return read_reject(source, name, n, "read:jsonl:not_object", f"line {n}")
+    uri = str(obj.get("url") or obj.get("uri") or f"{name}#{n}")
     meta = {k: v for k, v in obj.items() if k not in ("text", "html", "url", "uri")}
     if isinstance(obj.get("html"), str):
         return raw_record(source, uri, n, "html", utf8_safe(obj["html"]).encode("utf-8"), **meta)
     if isinstance(obj.get("text"), str):
         return raw_record(source, uri, n, "text", obj["text"], **meta)
-    return read_reject(source, path, n, "read:no_text", f"record {n} has neither a text nor an html string field")
+    return read_reject(source, name, n, "read:no_text", f"record {n} has neither a text nor an html string field")
 
 
-def read_parquet_file(path: str, source: str, max_record_bytes: int, max_decompressed: int) -> Iterator[dict]:
+def read_parquet_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
     import pyarrow.parquet as pq
 
     from apache_beam.io.filesystems import FileSystems
@@ -165,16 +172,16 @@ def read_parquet_file(path: str, source: str, max_record_bytes: int, max_decompr
         try:
             pf = pq.ParquetFile(f)
         except Exception as e:  # pyarrow raises ArrowInvalid and friends
-            yield read_reject(source, path, 0, "read:parquet:invalid", f"{type(e).__name__}: {e}")
+            yield read_reject(source, name, 0, "read:parquet:invalid", f"{type(e).__name__}: {e}")
             return
         names = set(pf.schema_arrow.names)
         if not names & {"text", "html"}:
-            yield read_reject(source, path, 0, "read:no_text", f"columns {sorted(names)} have no text or html")
+            yield read_reject(source, name, 0, "read:no_text", f"columns {sorted(names)} have no text or html")
             return
         n = 0
         for batch in pf.iter_batches(batch_size=1024):
             for row in batch.to_pylist():
-                yield _record_from_mapping(row, source, path, n)
+                yield _record_from_mapping(row, source, name, n)
                 n += 1
 
 
@@ -239,7 +246,7 @@ def _find_line(buf: bytes, marker: bytes) -> int:
     return buf.find(marker)
 
 
-def read_warc_file(path: str, source: str, max_record_bytes: int, max_decompressed: int) -> Iterator[dict]:
+def read_warc_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
     """HTML response records of a WARC (optionally gzipped).
 
     fastwarc parses; when a record is broken (bad header, a Content-Length that lies), the
@@ -248,13 +255,13 @@ def read_warc_file(path: str, source: str, max_record_bytes: int, max_decompress
     """
     start: int | None = 0
     for _ in range(MAX_WARC_RESYNCS):
-        start = yield from _warc_segment(path, source, start, max_record_bytes, max_decompressed)
+        start = yield from _warc_segment(path, source, start, max_record_bytes, max_decompressed, name)
         if start is None:
             return
-    yield read_reject(source, path, f"warc-{start}", "read:warc:corrupt", f"gave up after {MAX_WARC_RESYNCS} broken records")
+    yield read_reject(source, name, f"warc-{start}", "read:warc:corrupt", f"gave up after {MAX_WARC_RESYNCS} broken records")
 
 
-def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max_decompressed: int):
+def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max_decompressed: int, name: str):
     """Records from the header at or after ``start``; returns where to resume, or None at the end."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
@@ -285,11 +292,11 @@ def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max
                 if f.error is not None:
                     raise f.error
                 if first:  # the record at ``base`` itself is broken
-                    yield read_reject(source, path, f"warc-{base}", "read:warc:corrupt", f"{type(e).__name__}: {e}")
+                    yield read_reject(source, name, f"warc-{base}", "read:warc:corrupt", f"{type(e).__name__}: {e}")
                 return base + 1 if first else last + 1
             pos = base + rec.stream_pos
             first, last = False, pos
-            out = _warc_record(rec, source, path, max_record_bytes)
+            out = _warc_record(rec, source, name, max_record_bytes)
             if not is_reject(out) and any(m in out["content"] for m in _SWALLOWED):
                 yield read_reject(source, out["uri"], pos, "read:warc:bad_length",
                                   "Content-Length runs into the next record")
@@ -297,8 +304,8 @@ def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max
             yield out
 
 
-def _warc_record(rec: Any, source: str, path: str, max_record_bytes: int) -> dict:
-    uri = rec.headers.get("WARC-Target-URI") or f"{path}#{rec.stream_pos}"
+def _warc_record(rec: Any, source: str, name: str, max_record_bytes: int) -> dict:
+    uri = rec.headers.get("WARC-Target-URI") or f"{name}#{rec.stream_pos}"
     offset = rec.stream_pos
     declared = rec.content_length
     if declared > max_record_bytes:

@@ -51,7 +51,8 @@ def utf8_safe(s: str) -> str:
         return s.encode("utf-8", "replace").decode("utf-8")
 
 
-def raw_record(source: str, uri: str, offset: int | str, fmt: str, content: Any, **meta: Any) -> dict[str, Any]:
+def raw_record(source: str, uri: str, offset: int | str, fmt: str, content: Any, /, **meta: Any) -> dict[str, Any]:
+    """A raw record; ``meta`` may hold any keys, ``source``, ``offset`` and ``content`` included."""
     return {
         "id": doc_id(source, uri, offset),
         "source": source,
@@ -151,15 +152,30 @@ def read_jsonl_file(path: str, source: str, max_record_bytes: int, max_decompres
             yield _record_from_mapping(obj, source, name, n)
 
 
+_MAPPED = ("text", "html", "url", "uri", "id")
+
+
 def _record_from_mapping(obj: Any, source: str, name: str, n: int) -> dict:
+    """One JSONL object or Parquet row → raw record, by field name whatever else it holds.
+
+    ``html`` (preferred) or ``text`` is the content, ``url`` or ``uri`` the uri; the record's
+    own ``id`` is kept as ``meta.source_id`` (the document id stays ``doc_id(source, uri, n)``,
+    stable and unique); every other field (``title``, ``source``, ``offset``, ...) goes to meta
+    under its own name. A row that cannot be mapped is a reject of its own, never the file's.
+    """
     if not isinstance(obj, dict):
         return read_reject(source, name, n, "read:jsonl:not_object", f"line {n}")
-    uri = str(obj.get("url") or obj.get("uri") or f"{name}#{n}")
-    meta = {k: v for k, v in obj.items() if k not in ("text", "html", "url", "uri")}
-    if isinstance(obj.get("html"), str):
-        return raw_record(source, uri, n, "html", utf8_safe(obj["html"]).encode("utf-8"), **meta)
-    if isinstance(obj.get("text"), str):
-        return raw_record(source, uri, n, "text", obj["text"], **meta)
+    try:
+        uri = str(obj.get("url") or obj.get("uri") or f"{name}#{n}")
+        meta = {str(k): v for k, v in obj.items() if k not in _MAPPED}
+        if "id" in obj:
+            meta["source_id"] = obj["id"]
+        if isinstance(obj.get("html"), str):
+            return raw_record(source, uri, n, "html", utf8_safe(obj["html"]).encode("utf-8"), **meta)
+        if isinstance(obj.get("text"), str):
+            return raw_record(source, uri, n, "text", obj["text"], **meta)
+    except Exception as e:  # noqa: BLE001 - one odd row costs that row only
+        return read_reject(source, name, n, f"error:read:{type(e).__name__}", f"record {n}: {str(e)[:500]}")
     return read_reject(source, name, n, "read:no_text", f"record {n} has neither a text nor an html string field")
 
 
@@ -174,9 +190,14 @@ def read_parquet_file(path: str, source: str, max_record_bytes: int, max_decompr
         except Exception as e:  # pyarrow raises ArrowInvalid and friends
             yield read_reject(source, name, 0, "read:parquet:invalid", f"{type(e).__name__}: {e}")
             return
-        names = set(pf.schema_arrow.names)
-        if not names & {"text", "html"}:
-            yield read_reject(source, name, 0, "read:no_text", f"columns {sorted(names)} have no text or html")
+        names = pf.schema_arrow.names
+        if not set(names) & {"text", "html"}:  # every row is a reject of its own
+            detail = f"columns {sorted(names)} have no text or html"
+            n = 0
+            for batch in pf.iter_batches(batch_size=1024, columns=names[:1]):
+                for _ in range(batch.num_rows):
+                    yield read_reject(source, name, n, "read:no_text", f"row {n}: {detail}")
+                    n += 1
             return
         n = 0
         for batch in pf.iter_batches(batch_size=1024):

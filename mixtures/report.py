@@ -72,6 +72,20 @@ def _filter_judges(steps: list[dict]) -> dict[str, Any]:
                       judges=dict(sorted(judges.items()))).to_json()
 
 
+def _input_files(steps: list[dict]) -> dict[str, Any]:
+    """Input files read and skipped (with reasons) by the extract step(s), from their manifests."""
+    read, why, names = 0, {}, []
+    for s in steps:
+        if s.get("step") != "extract":
+            continue
+        info = s.get("info") or {}
+        read += int(info.get("files", 0))
+        for k in info.get("skipped") or []:
+            why[k["reason"]] = why.get(k["reason"], 0) + 1
+            names.append(k)
+    return {"read": read, "skipped": dict(sorted(why.items())), "skipped_files": names[:200]}
+
+
 def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir: list[dict],
                  samples: dict[str, list[dict]], steps: list[dict], pools: dict[str, str], blend: dict) -> dict[str, Any]:
     """Every number the report shows, as one JSON-able dict."""
@@ -159,6 +173,7 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "steps": step_rows,
         "dedup_clusters": _cluster_hist(steps),
         "filter_judges": _filter_judges(steps),
+        "input_files": _input_files(steps),
         "length_hist": {"bins": [f"{2**i}-{2**(i+1)-1}" for i in range(len(next(iter(lengths.values()), [])))],
                         "by_domain": dict(sorted(lengths.items()))},
         "quality_hist": {"sampled_docs": len(reservoir), "scores": quality},
@@ -331,6 +346,13 @@ def render_html(report: dict) -> str:
         f"<b>rules keep, model drops {_num(jd.get('rules_keep_lm_drop', 0))}</b>.</p>"
         if jd else "<p>No small-LM classifier judged this data (filter.lm.model and filter.lm.min_score unset).</p>"
     )
+    inp = report.get("input_files") or {"read": 0, "skipped": {}, "skipped_files": []}
+    skipped_rows = "".join(f"<tr><td class=l>{_e(k['name'])}</td><td class=l>{_e(k['reason'])}</td></tr>"
+                           for k in inp["skipped_files"])
+    inputs_html = (f"<p>{_num(inp['read'])} input file(s) read; {_num(sum(inp['skipped'].values()))} not read"
+                   + (": " + ", ".join(f"{_num(n)} {_e(r)}" for r, n in inp["skipped"].items()) if inp["skipped"] else "")
+                   + ".</p>" + (f"<table><tr><th class=l>file not read</th><th class=l>why</th></tr>{skipped_rows}</table>"
+                                if skipped_rows else ""))
     tok = report["tokenizer"]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -348,6 +370,7 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h2>Tokens per source</h2><div class=chart id=chart-tokens></div>
 <h2>Epochs used per source</h2><div class=chart id=chart-epochs></div>
 <table><tr><th class=l>source</th><th class=l>pools</th><th>docs available</th><th>tokens available</th><th>tokens taken</th><th>share</th><th>epochs</th><th>cap</th><th>shards</th><th class=l>dropped at mix</th></tr>{''.join(rows)}</table>
+<h2>Input files</h2>{inputs_html}
 <h2>Where the data went: documents per step</h2><div class=chart id=chart-steps></div>
 <table><tr><th class=l>step</th><th class=l>part</th><th>in</th><th>out</th><th>rejected</th><th class=l>reasons</th></tr>{steps}</table>
 <h2>Reject reasons</h2><div class=chart id=chart-rejects></div>

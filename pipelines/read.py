@@ -14,6 +14,7 @@ class _ReadFile(beam.DoFn):
 
     def process(self, item):
         source, path, fmt, name = item
+        path = path.decode("utf-8", "surrogateescape")
         for rec in read_file(path, fmt, source, self.max_record_bytes, self.max_decompressed_bytes, name):
             if is_reject(rec):
                 yield beam.pvalue.TaggedOutput("rejects", rec)
@@ -38,7 +39,9 @@ class ReadSources(beam.PTransform):
         self.max_decompressed_bytes = max_decompressed_bytes
 
     def expand(self, pbegin):
-        files = pbegin | "Files" >> beam.Create(self.items) | "SpreadFiles" >> beam.Reshuffle()
+        # a path travels as bytes: a local file name may hold bytes that are not UTF-8
+        items = [(s, p.encode("utf-8", "surrogateescape"), f, n) for s, p, f, n in self.items]
+        files = pbegin | "Files" >> beam.Create(items) | "SpreadFiles" >> beam.Reshuffle()
         out = files | "ReadFile" >> beam.ParDo(
             _ReadFile(self.max_record_bytes, self.max_decompressed_bytes)
         ).with_outputs("rejects", main="records")

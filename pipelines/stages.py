@@ -18,7 +18,7 @@ from curate.config import StageConfig
 from curate.io import files
 from curate.io.folder import Folder
 from curate.io.inputs import sources_from_args
-from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, source_items
+from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, plan_sources
 
 
 def default_cache_dir(output: str) -> str:
@@ -65,10 +65,10 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
     cache = cfg.cache_dir or default_cache_dir(output)
     files.makedirs(cache)
     sources = resolve_sources(cfg, inputs, output, log)
-    items = source_items(sources)
+    items, skipped = plan_sources(sources)
     steps: list[dict[str, Any]] = []
 
-    ext_dir, m = extract_step(cfg, items, None, cache, beam_args, log)
+    ext_dir, m = extract_step(cfg, items, None, cache, beam_args, log, skipped=skipped)
     steps.append(_entry(ext_dir, m))
     dd_dir, m = dedup_step(cfg, [ext_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(dd_dir, m))

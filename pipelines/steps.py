@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 from curate.config import StageConfig
 from curate.errors import InputError
 from curate.io import files
-from curate.io.inputs import InputFile, plan_inputs
+from curate.io.inputs import InputFile, Skipped, plan_inputs
 from curate.io.readers import detect_format
 from curate.pipelines.extract import Extract
 from curate.pipelines.read import ReadSources
@@ -38,14 +38,20 @@ def pool_bytes(dirs: list[str]) -> int:
     return sum(m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list) if paths else 0
 
 
+def plan_sources(sources: list[dict[str, Any]] | list[Any]) -> tuple[list[InputFile], list[Skipped]]:
+    """Expand configured sources into input files (curate.io.inputs), sorted, and the files
+    left out with their reasons; a file two sources reach is read once."""
+    return plan_inputs(sources, readable=lambda path: detect_format(path) is not None)
+
+
 def source_items(sources: list[dict[str, Any]] | list[Any]) -> list[InputFile]:
-    """Expand configured sources into input files (curate.io.inputs), sorted; a file two
-    sources reach is read once."""
-    return plan_inputs(sources, readable=lambda path: detect_format(path) is not None)[0]
+    """The input files of ``plan_sources``."""
+    return plan_sources(sources)[0]
 
 
 def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
-                 cache_dir: str, beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+                 cache_dir: str, beam_args: list[str], log: Log = print,
+                 skipped: list[Skipped] | None = None) -> tuple[str, dict]:
     """read → extract over raw input files; output: Documents with Markdown text.
 
     The key holds each file's source, stable name, reader and full-content hash, never its
@@ -69,7 +75,15 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
             stats=ext["stats"],
         )
 
-    info = {"files": len(items), "input_bytes": sum(f.size for f in items)}
+    skipped = sorted(skipped or [])
+    info = {"files": len(items), "input_bytes": sum(f.size for f in items),
+            "skipped": [{"name": k.name, "reason": k.reason} for k in skipped]}
+    if skipped:
+        why: dict[str, int] = {}
+        for k in skipped:
+            why[k.reason] = why.get(k.reason, 0) + 1
+        log(f"[extract] {len(skipped)} input file(s) not read: " + ", ".join(f"{n} {r}" for r, n in sorted(why.items()))
+            + " (listed in the step manifest's info.skipped)")
     return run_step("extract", key, out or step_dir(cache_dir, "extract", key), build, beam_args,
                     shard_count(cfg, info["input_bytes"]), info=info, log=log, check=cfg.reuse_check)
 

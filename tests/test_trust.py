@@ -104,7 +104,7 @@ def test_the_same_folder_given_twice_is_read_once(tree, monkeypatch):
     files, skipped = plan_inputs(sources_from_args([str(tree / "web"), "corpus/web", "./corpus/web/"]))
     names = [f.name for f in files]
     assert len(names) == len(set(names)) == len(glob.glob(str(tree / "web" / "*")))
-    assert len(skipped) == 2 * len(names) and all("already read" in why for _, why in skipped)
+    assert len(skipped) == 2 * len(names) and all("already read" in k.reason for k in skipped)
     assert {f.source for f in files} == {"web"}
 
 

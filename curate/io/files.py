@@ -109,6 +109,38 @@ def expand(patterns: list[str], suffixes: tuple[str, ...] | None = None) -> list
     return sorted(found.items())
 
 
+def expand_all(pattern: str, literal: bool = False) -> list[tuple[str, int, bool]]:
+    """Every file a path, directory (recursively) or glob matches, sorted: (path, size, hidden).
+
+    Unlike ``expand`` it keeps hidden files (name starting with "." or "_") and flags them,
+    so a caller can list them. ``literal`` reads the pattern as a plain path even when it
+    holds glob characters (a file named ``a[1].html``). Raises InputError naming the pattern
+    when nothing exists there.
+    """
+    if literal and not is_dir(pattern):
+        return [(pattern, os.path.getsize(pattern), posixpath.basename(pattern).startswith((".", "_")))]
+    spec = pattern
+    if (literal or not any(ch in pattern for ch in "*?[")) and is_dir(pattern):
+        spec = glob_escape(pattern.rstrip("/")) + "/**"
+    metas = [m for r in FileSystems.match([spec]) for m in r.metadata_list]
+    if not metas and not (literal and is_dir(pattern)):
+        raise InputError(f"input path does not exist or matches no files: {pattern}")
+    base = pattern.rstrip("/") + "/"
+    out = []
+    for m in metas:
+        rel = m.path[len(base):] if m.path.startswith(base) else posixpath.basename(m.path)
+        hidden = any(part.startswith((".", "_")) for part in rel.split("/"))
+        out.append((m.path, m.size_in_bytes, hidden))
+    return sorted(out)
+
+
+def glob_escape(path: str) -> str:
+    """``path`` with glob characters escaped, for FileSystems.match."""
+    import glob
+
+    return glob.escape(path) if not is_remote(path) else path
+
+
 def is_dir(path: str) -> bool:
     """Whether ``path`` is a directory (a prefix with objects under it, for object stores)."""
     if not is_remote(path):

@@ -87,8 +87,13 @@ def read_file(path: str, fmt: str, source: str, max_record_bytes: int, max_decom
         yield read_reject(source, name, 0, "read:unknown_format", posixpath.basename(path))
         return
     reader = _READERS[fmt]
+    n = 0
     try:
-        yield from reader(path, source, max_record_bytes, max_decompressed_bytes, name)
+        for rec in reader(path, source, max_record_bytes, max_decompressed_bytes, name):
+            n += 1
+            yield rec
+        if n == 0:  # a zero-byte file, an empty gzip member, a WARC without responses: say so
+            yield read_reject(source, name, 0, "read:empty", f"no {fmt} records in the file")
     except files.SizeLimitExceeded as e:
         yield read_reject(source, name, "end", "read:gzip_bomb", str(e))
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:

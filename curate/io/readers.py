@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import posixpath
+import re
 import zlib
 from typing import Any, Iterator
 
@@ -212,8 +213,11 @@ def read_parquet_file(path: str, source: str, max_record_bytes: int, max_decompr
 
 
 MAX_WARC_RESYNCS = 1000  # per file; past this the rest of the file is one reject
-_WARC_LINE = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
-_SWALLOWED = (b"\nWARC/1.0\r\nWARC-Type:", b"\nWARC/1.1\r\nWARC-Type:")
+# Version lines read: WARC/1.0 and 1.1 (ISO 28500) and the drafts 0.17 (Heritrix 1.x) and 0.18
+# (ClueWeb09). ClueWeb09 ends its lines with LF alone; fastwarc reads those in quirks mode.
+_WARC_LINE = re.compile(rb"WARC/(?:0\.1[78]|1\.[01])(\r?)\n")
+_SWALLOWED = re.compile(rb"\nWARC/(?:0\.1[78]|1\.[01])\r?\nWARC-Type:")
+_TRUNCATION = (EOFError, zlib.error, gzip.BadGzipFile)  # stream errors read_file reports as read:truncated
 
 
 class _Prefixed(io.RawIOBase):
@@ -245,7 +249,10 @@ class _Prefixed(io.RawIOBase):
 
 
 def _seek_record(f: Any, start: int) -> tuple[int, bytes] | None:
-    """Skip to the first WARC header line at or after ``start``; (its offset, bytes read past it)."""
+    """Skip to the first WARC version line at or after ``start``; (its offset, bytes read past it).
+
+    The line need not start a line of the file: garbage may precede it.
+    """
     pos = 0
     while pos < start:  # discard (decompressing) up to start
         chunk = f.read(min(1 << 20, start - pos))
@@ -256,10 +263,9 @@ def _seek_record(f: Any, start: int) -> tuple[int, bytes] | None:
     while True:
         chunk = f.read(1 << 16)
         buf += chunk
-        hits = [i for i in (_find_line(buf, m) for m in _WARC_LINE) if i >= 0]
-        if hits:
-            i = min(hits)
-            return pos + i, buf[i:]
+        m = _WARC_LINE.search(buf)
+        if m:
+            return pos + m.start(), buf[m.start():]
         if not chunk:
             return None
         keep = len(buf) - 16
@@ -267,17 +273,13 @@ def _seek_record(f: Any, start: int) -> tuple[int, bytes] | None:
         buf = buf[max(0, keep):]
 
 
-def _find_line(buf: bytes, marker: bytes) -> int:
-    """Offset of the next WARC version line (not only at a line start: garbage may precede it)."""
-    return buf.find(marker)
-
-
 def read_warc_file(path: str, source: str, max_record_bytes: int, max_decompressed: int, name: str) -> Iterator[dict]:
-    """HTML response records of a WARC (optionally gzipped).
+    """HTML response records of a WARC (optionally gzipped), WARC/0.17, 0.18, 1.0 or 1.1.
 
     fastwarc parses; when a record is broken (bad header, a Content-Length that lies), the
-    record is a reject and reading resumes at the next ``WARC/1.x`` header line, so the good
-    records after a bad one are kept.
+    record is a reject and reading resumes at the next WARC version line, so the good records
+    after a bad one are kept. A record the file ends inside is a ``read:truncated`` reject.
+    HTTP transfer and content codings (chunked; gzip, deflate, br) are undone.
     """
     start: int | None = 0
     for _ in range(MAX_WARC_RESYNCS):
@@ -285,6 +287,23 @@ def read_warc_file(path: str, source: str, max_record_bytes: int, max_decompress
         if start is None:
             return
     yield read_reject(source, name, f"warc-{start}", "read:warc:corrupt", f"gave up after {MAX_WARC_RESYNCS} broken records")
+
+
+class _Cut(Exception):
+    """The stream ends inside this record: fewer payload bytes than its Content-Length."""
+
+    def __init__(self, uri: str, offset: int, detail: str):
+        super().__init__(detail)
+        self.uri, self.offset, self.detail = uri, offset, detail
+
+
+class _Resync(Exception):
+    """A record whose end the parser cannot trust (its Content-Length is missing or runs into
+    the next record): it is a reject, and reading resumes at the next version line after it."""
+
+    def __init__(self, uri: str, reason: str, detail: str):
+        super().__init__(detail)
+        self.uri, self.reason, self.detail = uri, reason, detail
 
 
 def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max_decompressed: int, name: str):
@@ -298,9 +317,10 @@ def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max
                 raise f.error
             return None
         base, head = found
+        lf_only = not _WARC_LINE.match(head).group(1)  # type: ignore[union-attr]
         it = ArchiveIterator(
             _Prefixed(head, f, base), record_types=WarcRecordType.response | WarcRecordType.resource,
-            parse_http=True, stream_detect=False, fsspec_args=False,
+            parse_http=True, stream_detect=False, fsspec_args=False, quirks_mode=lf_only,
         )
         first = True
         while True:
@@ -322,31 +342,180 @@ def _warc_segment(path: str, source: str, start: int, max_record_bytes: int, max
                 return base + 1 if first else last + 1
             pos = base + rec.stream_pos
             first, last = False, pos
-            out = _warc_record(rec, source, name, max_record_bytes)
-            if not is_reject(out) and any(m in out["content"] for m in _SWALLOWED):
-                yield read_reject(source, out["uri"], pos, "read:warc:bad_length",
-                                  "Content-Length runs into the next record")
+            try:
+                out = _warc_record(rec, source, name, max_record_bytes, max_decompressed)
+            except _Resync as e:
+                yield read_reject(source, e.uri, pos, e.reason, e.detail)
                 return pos + 1
+            except _Cut as e:
+                # The file ends inside this record, so nothing follows it: the record is the
+                # truncation reject (and stands for a clipped file's read:truncated). Other
+                # stream errors (decompression cap, I/O) stay file-level; the record is dropped.
+                if f.error is not None and not isinstance(f.error, _TRUNCATION):
+                    raise f.error from None
+                why = f"; file: {type(f.error).__name__}: {f.error}" if f.error is not None else ""
+                yield read_reject(source, e.uri, e.offset, "read:truncated", e.detail + why)
+                return None
             yield out
 
 
-def _warc_record(rec: Any, source: str, name: str, max_record_bytes: int) -> dict:
+class _Undecodable(Exception):
+    """An HTTP body that cannot be decoded: ``reason`` is the reject reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _warc_record(rec: Any, source: str, name: str, max_record_bytes: int, max_decompressed: int) -> dict:
     uri = rec.headers.get("WARC-Target-URI") or f"{name}#{rec.stream_pos}"
     offset = rec.stream_pos
     declared = rec.content_length
     if declared > max_record_bytes:
         rec.reader.consume()
         return read_reject(source, uri, offset, "read:too_large", f"WARC record of {declared} bytes")
-    ctype = (rec.http_content_type or "") if rec.is_http else (rec.headers.get("Content-Type") or "")
+    if not (rec.headers.get("Content-Length") or "").strip().isdigit():
+        raise _Resync(uri, "read:warc:corrupt", "no Content-Length, or not a number")
     body = rec.reader.read()
-    if ctype and not any(t in ctype.lower() for t in ("html", "xml")):
+    cut = len(body) < declared
+    ctype = (rec.http_content_type or "") if rec.is_http else (rec.headers.get("Content-Type") or "")
+    html = not ctype or any(t in ctype.lower() for t in ("html", "xml"))
+    # A Content-Length that lies may run into the next record, or past the file's end with
+    # records inside: look for a swallowed header first (in what would be kept, or cut).
+    if (html or cut) and _SWALLOWED.search(body):
+        raise _Resync(uri, "read:warc:bad_length", "Content-Length runs into the next record")
+    if cut:
+        raise _Cut(uri, offset, f"record ends after {len(body)} of {declared} payload bytes")
+    if not html:
         return read_reject(source, uri, offset, "read:warc:not_html", ctype)
+    if rec.is_http:
+        try:
+            body = _http_decode(body, rec.http_headers, max_record_bytes, max_decompressed)
+        except _Undecodable as e:
+            return read_reject(source, uri, offset, e.reason, e.detail)
     if not body.strip():
         return read_reject(source, uri, offset, "read:empty", "empty WARC payload")
     return raw_record(
         source, uri, offset, "html", body,
         warc_date=rec.headers.get("WARC-Date"), charset=rec.http_charset if rec.is_http else None,
     )
+
+
+def _codings(headers: Any, field: str) -> list[str]:
+    return [c.strip().lower() for v in headers.get_multiple(field) for c in v.split(",") if c.strip()]
+
+
+def _http_decode(body: bytes, headers: Any, max_record_bytes: int, max_decompressed: int) -> bytes:
+    """``body`` with its Transfer-Encoding, then its Content-Encoding undone (last applied first).
+
+    Decoded output is capped like a compressed file: past ``max_decompressed`` bytes it is
+    ``read:gzip_bomb``, past ``max_record_bytes`` (when smaller) ``read:too_large``. A coding
+    that fails on a body that already looks like markup is taken as a stale header (archivers
+    that store decoded payloads but keep the header) and skipped.
+    """
+    if not body.strip():
+        return body  # nothing to decode (a 204, a HEAD): read:empty, not a broken stream
+    codings = _codings(headers, "Transfer-Encoding")[::-1] + _codings(headers, "Content-Encoding")[::-1]
+    limit = min(max_record_bytes, max_decompressed)
+    over = "read:gzip_bomb" if max_decompressed <= max_record_bytes else "read:too_large"
+    for coding in codings:
+        if coding in ("identity", "none"):
+            continue
+        try:
+            if coding == "chunked":
+                body = _dechunk(body)
+            elif coding in ("gzip", "x-gzip", "deflate", "br"):
+                body = _decompress(body, coding, limit, over)
+            else:
+                raise _Undecodable("read:warc:bad_encoding", f"unsupported HTTP coding {coding!r}")
+        except _Undecodable as e:
+            if e.reason == "read:warc:bad_encoding" and _looks_like_markup(body):
+                continue
+            raise
+    return body
+
+
+def _looks_like_markup(body: bytes) -> bool:
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"
+
+
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+def _dechunk(body: bytes) -> bytes:
+    """HTTP/1.1 chunked body → its data (chunk extensions and trailers dropped).
+
+    A body whose first line is no chunk size was de-chunked already and is returned as is.
+    """
+    out, i, n = [], 0, len(body)
+    while True:
+        j = body.find(b"\n", i)
+        line = body[i:j if j >= 0 else n].split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(line):
+            if i == 0:
+                return body
+            if j < 0 and not line:
+                raise _Undecodable("read:truncated", f"chunked body ends without its last chunk at byte {i}")
+            raise _Undecodable("read:warc:bad_encoding", f"bad chunk size line at byte {i}")
+        if j < 0:
+            raise _Undecodable("read:truncated", f"chunked body ends in a chunk size line at byte {i}")
+        size = int(line, 16)
+        if size == 0:
+            return b"".join(out)
+        data = body[j + 1:j + 1 + size]
+        if len(data) < size:
+            raise _Undecodable("read:truncated", f"chunked body ends inside a chunk of {size} bytes")
+        out.append(data)
+        k = j + 1 + size
+        if body.startswith(b"\r\n", k):
+            i = k + 2
+        elif body.startswith(b"\n", k):
+            i = k + 1
+        elif k == n:
+            raise _Undecodable("read:truncated", "chunked body ends without its last chunk")
+        else:
+            raise _Undecodable("read:warc:bad_encoding", f"chunk of {size} bytes not followed by a line end")
+
+
+def _decompress(data: bytes, coding: str, limit: int, over: str) -> bytes:
+    """gzip / deflate / br ``data`` decoded; at most ``limit`` bytes out (``over`` past it)."""
+    if coding == "br":
+        import brotli
+
+        d = brotli.Decompressor()
+        try:
+            out = d.process(data, output_buffer_limit=limit + 1)
+        except brotli.error as e:
+            raise _Undecodable("read:warc:bad_encoding", f"br: {e}") from None
+        if len(out) > limit:
+            raise _Undecodable(over, f"br body expands past {limit} bytes")
+        if not d.is_finished():
+            raise _Undecodable("read:truncated", "br body ends before its stream does")
+        return out
+    if coding == "deflate":  # zlib-wrapped per the RFC; raw deflate from some servers
+        wbits = [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+    else:
+        wbits = [16 + zlib.MAX_WBITS]
+    parts: list[bytes] = []
+    total = 0
+    while True:  # gzip members one after another (bytes after the last that are no member: ignored)
+        for k, w in enumerate(wbits):
+            d = zlib.decompressobj(w)
+            try:
+                part = d.decompress(data, limit - total + 1)
+                break
+            except zlib.error as e:
+                if k + 1 == len(wbits):
+                    raise _Undecodable("read:warc:bad_encoding", f"{coding}: {e}") from None
+        total += len(part)
+        parts.append(part)
+        if total > limit:
+            raise _Undecodable(over, f"{coding} body expands past {limit} bytes")
+        if not d.eof:
+            raise _Undecodable("read:truncated", f"{coding} body ends before its stream does")
+        data = d.unused_data
+        if coding == "deflate" or not data.startswith(b"\x1f\x8b"):
+            return b"".join(parts)
 
 
 _READERS = {

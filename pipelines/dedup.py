@@ -41,7 +41,7 @@ from apache_beam.transforms.window import GlobalWindows
 from curate.dedup.components import finalize, large_star, node_id, node_key, small_star
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import band_keys, bucket_of, estimated_jaccard
-from curate.dedup.normalize import normalize
+from curate.dedup.normalize import exact_digest, normalize
 from curate.io import files
 from curate.schema import make_reject
 
@@ -95,7 +95,7 @@ def read_spools(paths) -> pa.Table | None:
 class _FirstPass(beam.DoFn):
     """A batch of documents → slim records appended to spool files per kind and partition.
 
-    Kinds: "exact" (16-byte hash of the normalized text, node, fingerprint), "bands" (band
+    Kinds: "exact" (16-byte ``exact_digest`` of the text, node, fingerprint), "bands" (band
     key, node handle; partitioned by the key's bucket), "nodes" (handle, node, signature).
     Only (partition, spool file) pairs leave the DoFn, once per bundle, kind and partition.
     """
@@ -141,8 +141,8 @@ class _FirstPass(beam.DoFn):
             if not norm:  # nothing to compare: passed on untouched (filters judge empties)
                 continue
             node = node_key(doc, self.quality_key)
-            if c.exact:
-                eks.append(hashlib.blake2b(norm.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+            if c.exact:  # keyed on exact_normalize (meaning kept), not the MinHash normalization
+                eks.append(exact_digest(doc.get("text")))
                 enodes.append(node)
                 fps.append(fingerprint(doc))
             if c.minhash:

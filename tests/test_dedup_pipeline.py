@@ -28,7 +28,7 @@ def _edit(words, r, n):
 
 
 def corpus(seed=0, groups=30):
-    """Bases with exact copies (case/punctuation changed) and near copies (a few words replaced)."""
+    """Bases with exact copies (case/whitespace changed) and near copies (a few words replaced)."""
     r = random.Random(seed)
     docs, truth = [], {}  # truth: uri → base uri of its group
     for g in range(groups):
@@ -39,7 +39,7 @@ def corpus(seed=0, groups=30):
             docs.append(_doc(f"b{g}-near{k}", " ".join(_edit(base, r, 1))))
             truth[f"b{g}-near{k}"] = f"b{g}"
         if g % 3 == 0:
-            docs.append(_doc(f"b{g}-exact", " ".join(base).upper().replace(" ", " , ")))
+            docs.append(_doc(f"b{g}-exact", " ".join(base).upper().replace(" ", " \t ")))
             truth[f"b{g}-exact"] = f"b{g}"
     docs.append(_doc("empty1", " .. "))
     docs.append(_doc("empty2", ""))

@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError
 
+from curate.budget import FailureBudget
 from curate.configbase import Section
 from curate.dedup.config import DedupConfig
 from curate.errors import ConfigError
@@ -63,6 +64,13 @@ class StageConfig(Section):
         description="How a cached step output is verified before reuse: `checksums` re-hashes every file the "
         "manifest lists (one read of the output), `sizes` only compares the listing and sizes (for huge "
         "remote outputs). A damaged output is rebuilt.",
+    )
+    failure_budget: FailureBudget = Field(
+        default_factory=FailureBudget,
+        description="When a step stops because its work keeps raising: `error:*` rejects of a step part "
+        "over `max_error_share` (default 0.01, 1%) of its input and at least `min_errors` (default 10) "
+        "end the run with exit 1, naming the top error and an example input (curate.budget). "
+        "Ordinary rejects (read:, extract:, dedup:, filter:) never count.",
     )
     read: ReadConfig = Field(default_factory=ReadConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)

@@ -7,7 +7,8 @@ the Nougat model (``nougat``), batched; with no checkpoint configured they keep 
 layer and are counted in ``meta["ocr_unavailable_pages"]`` (a document whose text is empty for
 that reason is rejected as ``extract:pdf:ocr_unavailable``).
 
-Rejects: ``extract:pdf:invalid`` (not a PDF, unreadable), ``extract:pdf:truncated``,
+Rejects: ``extract:pdf:invalid`` (not a PDF, unreadable: PyMuPDF raised on open or on the
+page count, its message is the detail), ``extract:pdf:truncated``,
 ``extract:pdf:encrypted``, ``extract:pdf:no_pages``, ``extract:pdf:too_many_pages``,
 ``extract:pdf:page_errors`` (every page raised inside PyMuPDF), ``extract:pdf:ocr_unavailable``
 and ``extract:pdf:ocr_failed`` (text empty because routed pages got no OCR), ``extract:pdf:empty``. Pages that raise are skipped and listed in ``meta["failed_pages"]``;
@@ -38,6 +39,11 @@ VERSION = "1"
 
 def _tail_has_eof(content: bytes) -> bool:
     return b"%%EOF" in content[-2048:]
+
+
+def _error_detail(e: BaseException) -> str:
+    """A PyMuPDF exception as a reject's detail: its type and message, one line, bounded."""
+    return " ".join(f"{type(e).__name__}: {e}".split())[:500]
 
 
 class PDFExtractor:
@@ -94,15 +100,27 @@ class PDFExtractor:
             doc = pymupdf.open(stream=content, filetype="pdf")
         except Exception as e:  # PyMuPDF raises FileDataError, EmptyFileError and friends
             reason = "extract:pdf:invalid" if has_eof else "extract:pdf:truncated"
-            raise Reject(reason, f"{type(e).__name__}: {e}") from None
+            raise Reject(reason, _error_detail(e)) from None
         return doc, (not has_eof and doc.is_repaired)
+
+    @staticmethod
+    def _page_count(doc: pymupdf.Document, truncated: bool) -> int:
+        """The page count of an open document. A damaged page tree or trailer makes PyMuPDF
+        raise here (``RuntimeError: code=7: Invalid number of pages``): the file is invalid
+        (truncated when MuPDF repaired a file without %%EOF), not an extractor error."""
+        try:
+            encrypted = doc.needs_pass and not doc.authenticate("")
+            n = 0 if encrypted else doc.page_count
+        except Exception as e:  # noqa: BLE001 - whatever MuPDF raises, the file is at fault
+            raise Reject("extract:pdf:truncated" if truncated else "extract:pdf:invalid", _error_detail(e)) from None
+        if encrypted:
+            raise Reject("extract:pdf:encrypted")
+        return n
 
     def extract(self, content: bytes, uri: str) -> tuple[str, dict[str, Any]]:
         doc, truncated = self._open(content)
         with doc:
-            if doc.needs_pass and not doc.authenticate(""):
-                raise Reject("extract:pdf:encrypted")
-            n = doc.page_count
+            n = self._page_count(doc, truncated)
             if n == 0:
                 raise Reject("extract:pdf:truncated" if truncated else "extract:pdf:no_pages")
             if n > self.cfg.max_pages:

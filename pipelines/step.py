@@ -226,6 +226,9 @@ def run_step(
             FileSystems.delete([spool])
     counts = json.loads(files.read_bytes(FileSystems.join(work, "_counts.json")))
     check_count_law(counts, f"step {name}")
+    from curate import budget  # error:* rejects over the failure budget stop the step, uncommitted
+
+    budget.check(name, counts, FileSystems.join(work, "rejects"))
     stats = {}
     for sname in graph.stats:
         spath = FileSystems.join(work, f"_stats_{sname}.json")

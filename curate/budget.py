@@ -21,9 +21,7 @@ The budget in force is ``StageConfig.failure_budget``, applied around a run with
 
 from __future__ import annotations
 
-import contextlib
-from contextvars import ContextVar
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import Field
 
@@ -59,24 +57,6 @@ class StepFailed(InputError):
     CLI reports it as one line and exits 1."""
 
 
-_active: ContextVar[FailureBudget | None] = ContextVar("curate_failure_budget", default=None)
-
-
-@contextlib.contextmanager
-def applied(budget: FailureBudget | None) -> Iterator[None]:
-    """Use ``budget`` for the steps run inside this block (None: the defaults)."""
-    token = _active.set(budget)
-    try:
-        yield
-    finally:
-        _active.reset(token)
-
-
-def current() -> FailureBudget:
-    """The budget in force: the one ``applied``, else the defaults."""
-    return _active.get() or FailureBudget()
-
-
 def error_rejects(part_counts: dict[str, Any]) -> dict[str, int]:
     """The ``error:*`` reasons of one counted part and their counts."""
     return {r: n for r, n in (part_counts.get("rejects") or {}).items() if r.startswith(ERROR_PREFIX)}
@@ -110,7 +90,7 @@ def check(step: str, counts: dict[str, dict[str, Any]], rejects_dir: str, budget
     ``counts`` is the step's counts (part name → in, out, rejected, rejects by reason);
     ``rejects_dir`` holds the step's rejects Parquet, where the example input is read.
     """
-    budget = budget or current()
+    budget = budget or FailureBudget()
     for part, c in counts.items():
         if not over_budget(c, budget):
             continue

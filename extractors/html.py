@@ -19,7 +19,7 @@ import trafilatura
 from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
 from curate.extractors.markup import parse_html, prepare, restore
-from curate.io.charset import decode_html
+from curate.io.charset import decode_page
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 _TAG = re.compile(r"<[A-Za-z!/?]")
@@ -57,8 +57,10 @@ class HTMLExtractor:
         size = len(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
         if size > self.cfg.max_bytes:
             raise Reject("extract:too_large", f"{size} bytes > {self.cfg.max_bytes}")
+        conflict = None
         if isinstance(content, bytes):
-            html, encoding = decode_html(content, declared_charset)
+            decoded = decode_page(content, declared_charset)
+            html, encoding, conflict = decoded.text, decoded.encoding, decoded.conflict
         else:
             html, encoding = content, "str"
         if not html.strip():
@@ -85,4 +87,6 @@ class HTMLExtractor:
             "title": title, "url": uri, "lang_hint": lang_hint, "encoding": encoding,
             "formulas": n_math, "code_blocks": n_code,
         }
+        if conflict:
+            meta["charset_conflict"] = conflict
         return text, meta

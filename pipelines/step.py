@@ -174,12 +174,15 @@ def run_step(
     info: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
     check: checksums.Check = "checksums",
+    failure_budget: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run (or reuse) a step whose output goes to ``final``; returns (final, manifest).
 
     ``final`` is normally ``step_dir(cache_dir, name, key)``; a manifest there with the same
     key, whose listed files are all present with their sizes (and checksums, with ``check``
     = "checksums"), means the step already completed and is reused; a damaged one is rebuilt.
+    ``failure_budget`` (curate.budget.FailureBudget; None: its defaults) stops a step whose
+    ``error:*`` rejects are too many, before it is committed.
     """
     manifest = load_manifest(final)
     if manifest is not None and manifest.get("key") == key:
@@ -228,7 +231,7 @@ def run_step(
     check_count_law(counts, f"step {name}")
     from curate import budget  # error:* rejects over the failure budget stop the step, uncommitted
 
-    budget.check(name, counts, FileSystems.join(work, "rejects"))
+    budget.check(name, counts, FileSystems.join(work, "rejects"), failure_budget)
     stats = {}
     for sname in graph.stats:
         spath = FileSystems.join(work, f"_stats_{sname}.json")

@@ -85,7 +85,8 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
         log(f"[extract] {len(skipped)} input file(s) not read: " + ", ".join(f"{n} {r}" for r, n in sorted(why.items()))
             + " (listed in the step manifest's info.skipped)")
     return run_step("extract", key, out or step_dir(cache_dir, "extract", key), build, beam_args,
-                    shard_count(cfg, info["input_bytes"]), info=info, log=log, check=cfg.reuse_check)
+                    shard_count(cfg, info["input_bytes"]), info=info, log=log, check=cfg.reuse_check,
+                    failure_budget=cfg.failure_budget)
 
 
 def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list[str], input_digests: list[str],
@@ -106,7 +107,8 @@ def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list
 
     nbytes = pool_bytes(dirs)
     return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check)
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check,
+                    failure_budget=cfg.failure_budget)
 
 
 def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,
@@ -133,7 +135,8 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], ou
 
     nbytes = pool_bytes(dirs)
     return run_step("dedup", key, out or step_dir(cache_dir, "dedup", key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check)
+                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check,
+                    failure_budget=cfg.failure_budget)
 
 
 def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,

@@ -401,7 +401,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
     info = {"problem_files": paths, "pools": pools, "backend": s.backend.kind, "model": s.backend.model, "k": s.k,
             "cache": synth_cache}
     return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log,
-                    check=cfg.reuse_check)
+                    check=cfg.reuse_check, failure_budget=cfg.failure_budget)
 
 
 def _check_backend(s: SynthConfig) -> None:

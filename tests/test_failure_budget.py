@@ -99,22 +99,22 @@ def test_classifier_raising_stops_filter_with_one_line_and_exit_1(tmp_path, monk
     assert not (out / "manifest.json").exists()
 
 
-def test_applied_budget_governs_the_step(tmp_path, monkeypatch):
+def test_the_configured_budget_governs_the_step(tmp_path, monkeypatch):
     from curate.filters.apply import DocumentFilter
 
     monkeypatch.setattr(DocumentFilter, "judge", lambda self, docs: 1 / 0)
     pool = _pool(tmp_path, 4)
     cfg = default_config("stage2")
 
-    def run(out):
+    def run(out, cfg):
         return steps.filter_step(cfg, [str(pool)], steps.pool_keys([str(pool)]), str(tmp_path / out),
                                  str(tmp_path / out), [], log=lambda m: None)
 
-    _, m = run("default")  # 4 errors: a tiny run, under min_errors
+    _, m = run("default", cfg)  # 4 errors: a tiny run, under min_errors
     assert m["counts"]["filter"]["rejects"] == {"error:filter:ZeroDivisionError": 4}
-    with budget.applied(FailureBudget(min_errors=2)), pytest.raises(StepFailed, match=r"×4, e\.g\. mem://doc/"):
-        run("strict")
-    assert budget.current() == FailureBudget()  # the block ended, the defaults are back
+    strict = cfg.model_copy(update={"failure_budget": FailureBudget(min_errors=2)})
+    with pytest.raises(StepFailed, match=r"×4, e\.g\. mem://doc/"):
+        run("strict", strict)
 
 
 # ------------------------------------------------------------------ failure budget: the rule
@@ -219,6 +219,8 @@ def test_html_extractor_gets_the_overruled_text():
 
     text, meta = HTMLExtractor(HTMLConfig()).extract(_page(RU * 3, "iso-8859-1").encode("cp1251"), "mem://ru")
     assert "Привет, мир!" in text and meta["encoding"] == "cp1251"
+    assert meta["charset_conflict"]["declared"].replace("-", "").replace("_", "") in ("iso88591", "latin1")
+    assert meta["charset_conflict"]["used"] == "cp1251"
 
 
 # ------------------------------------------------------------------ PDFs PyMuPDF cannot count

@@ -10,15 +10,22 @@ Everything after a bare ``--`` is handed to Beam's PipelineOptions unchanged.
 
 from __future__ import annotations
 
+import errno
+import functools
 import inspect
+import logging
 import os
+import re
+import signal
 import sys
 import time
+import traceback
 
 import click
 
 from curate import __version__
 from curate.errors import ConfigError, InputError
+from curate.io.lock import RunLock
 
 BEAM_HELP = (
     "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
@@ -27,8 +34,71 @@ BEAM_HELP = (
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a run unwinds (locks released) as on Ctrl-C."""
+
+
+# What the steps have logged so far, for the one line an interrupt or an OS error ends with.
+_progress: dict = {"running": None, "kept": []}
+_STEP_LINE = re.compile(r"\[([\w-]+)\] (running|sampling|done in|reusing)")
+
+
 def _log(msg: str) -> None:
+    m = _STEP_LINE.match(msg)
+    if m and m[2] in ("running", "sampling"):
+        _progress["running"] = m[1]
+    elif m:
+        _progress["running"] = None
+        if m[1] not in _progress["kept"]:
+            _progress["kept"].append(m[1])
     click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
+
+
+def _cause(e: BaseException | None) -> BaseException | None:
+    """The KeyboardInterrupt or OSError that stopped a command, if it was one.
+
+    An interrupt counts anywhere in the exception chain. An OSError counts as ``e`` itself or
+    behind Beam's re-raise of a DoFn's exception (a RuntimeError, or the same type without the
+    file name, whose message ends in "[while running '<transform>']"; the original is its
+    context), not behind other errors: one raised while handling an OSError is not that OSError.
+    """
+    chain: list[BaseException] = []
+    while e is not None and not any(e is c for c in chain):
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    interrupts = [c for c in chain if isinstance(c, KeyboardInterrupt)]
+    n = 1
+    while n < len(chain) and "[while running '" in str(chain[n - 1]):
+        n += 1
+    oserrors = [c for c in chain[:n] if isinstance(c, OSError) and c.errno != errno.EPIPE]
+    named = [c for c in oserrors if c.filename]
+    return (interrupts or named or oserrors or [None])[0]
+
+
+def _last_line(e: BaseException) -> tuple[str, int]:
+    """The line and exit status that end a command stopped by ``e`` (a result of _cause)."""
+    where = f" during step {_progress['running']}" if _progress["running"] else ""
+    if _progress["kept"]:
+        kept = f"; finished steps kept: {', '.join(_progress['kept'])} (rerun the same command to resume from them)"
+    else:  # a command that runs no steps (sample, pretrain…) says nothing about them
+        kept = "; no step had finished, so nothing is kept" if where else ""
+    if isinstance(e, KeyboardInterrupt):
+        what, code = ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+        return f"curate: {what}{where}{kept}", code
+    path = e.filename
+    if path is None:
+        m = re.search(r"'([^']*/[^']*)'|(\S*/\S+)", str(e))
+        path = m and (m[1] or m[2])
+    name = errno.errorcode.get(e.errno or 0)
+    reason = f"{e.strerror} ({name})" if name and e.strerror else str(e)
+    return f"curate: {reason}{f': {path}' if path and path not in reason else ''}{where}{kept}", 1
+
+
+class _QuietBeam(logging.Filter):
+    """Drops Beam's logged copy of an exception that the one line reports anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and _cause(record.exc_info[1]) is not None)
 
 
 def _beam_args() -> list[str]:
@@ -43,16 +113,51 @@ def _load(config: str | None, stage: str):
 
 
 class _Group(click.Group):
+    """Config and input errors become click errors. An interrupt, SIGTERM or OSError ends the
+    command with one line naming the step it stopped in and the steps kept (--verbose adds the
+    traceback): a run's own trace is noise to someone who pressed Ctrl-C or filled a disk."""
+
     def invoke(self, ctx):
+        _progress.update(running=None, kept=[])
+        verbose = ctx.params.get("verbose", False)
+        quiet = _QuietBeam()
+        if not verbose:
+            logging.getLogger("apache_beam.runners.common").addFilter(quiet)
         try:
             return super().invoke(ctx)
         except (ConfigError, InputError) as e:
             raise click.ClickException(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (KeyboardInterrupt, Exception) as e:
+            cause = _cause(e)
+            if cause is None:
+                raise
+            line, code = _last_line(cause)
+            if verbose:
+                traceback.print_exception(e)
+            click.echo(line, err=True)
+            raise click.exceptions.Exit(code) from None
+        finally:
+            logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+
+
+def _holding_output(command):
+    """Runs ``command`` holding the lock on its --output directory (see curate.io.lock)."""
+
+    @functools.wraps(command)
+    def locked(*args, output: str, **kwargs):
+        with RunLock(output, _log):
+            return command(*args, output=output, **kwargs)
+
+    return locked
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="curate")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="After an interrupt or an OS error (disk full, permission denied), print the traceback too.")
+def cli(verbose: bool) -> None:
     """curate: pretraining data for reasoning models, from raw pages to Megatron shards.
 
     The chain: read (WARC, HTML, JSONL, Parquet, PDF) → extract (math and code kept) →
@@ -74,12 +179,15 @@ def run(stage: str, config: str | None, inputs: tuple[str, ...], output: str | N
     Step outputs are cached next to the output (in _steps/) and reused by later runs
     and stages with the same inputs and config.
     """
-    from curate.pipelines.stages import run_stage
+    from curate.pipelines.stages import default_cache_dir, run_stage
 
     cfg = _load(config, stage)
     if cfg.stage != stage:
         raise click.ClickException(f"{config} describes {cfg.stage}, not {stage}")
-    run_stage(cfg, output or os.path.join("out", stage), _beam_args(), list(inputs) or None, log=_log)
+    output = output or os.path.join("out", stage)
+    # The step cache first, then the output, always in this order (two runs never hold one each).
+    with RunLock(cfg.cache_dir or default_cache_dir(output), _log), RunLock(output, _log):
+        run_stage(cfg, output, _beam_args(), list(inputs) or None, log=_log)
 
 
 run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
@@ -89,6 +197,7 @@ def _step_command(name: str, doc: str):
     @click.argument("inputs", nargs=-1, required=True)
     @click.option("--output", required=True, help="Output directory (docs/, rejects/, manifest.json).")
     @click.option("--config", type=click.Path(dir_okay=False), help="Stage YAML whose section configures this step (default: stage2's).")
+    @_holding_output
     def command(inputs: tuple[str, ...], output: str, config: str | None) -> None:
         from curate.pipelines import steps
 
@@ -115,6 +224,7 @@ _step_command("filter", "Apply rules, language id, quality classifiers and domai
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--output", required=True, help="Output directory (shards/, blend.json, report.html, report.json).")
 @click.option("--config", type=click.Path(dir_okay=False), help="Stage YAML whose mix: section is used (default: stage2's).")
+@_holding_output
 def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
     """Sample the pools in INPUTS (step output dirs) to token budgets and write Megatron shards."""
     from curate.pipelines.mix import run_mix
@@ -176,11 +286,18 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: splits Beam's arguments off at the first bare `--`."""
+    """Entry point: splits Beam's arguments off at the first bare `--`; SIGTERM unwinds like Ctrl-C."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
-    if "--" in argv and (not argv or argv[0] != "pretrain"):
+    command = next((a for a in argv if not a.startswith("-")), None)  # after options such as -v
+    if "--" in argv and command != "pretrain":
         i = argv.index("--")
         argv, beam_args = argv[:i], argv[i + 1:]
     cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})

@@ -23,3 +23,7 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """An input path that cannot be used at all (missing, unreadable); names the path."""
+
+
+class LockedError(InputError):
+    """An output or step cache that another curate run holds (see curate.io.lock)."""

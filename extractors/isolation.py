@@ -7,11 +7,19 @@ once and answers one record at a time. A record that takes longer than the limit
 child and becomes ``extract:timeout``; a child that dies becomes ``extract:crashed``; a
 ``MemoryError`` under the child's address-space cap becomes ``extract:out_of_memory``. The
 next record starts a fresh child.
+
+Ctrl-C reaches every process of the terminal's process group; the children ignore SIGINT so
+that only the parent reacts (and stops them), instead of each printing a traceback. A child
+also exits as soon as its parent dies, even in the middle of a record.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import threading
+from multiprocessing import resource_tracker
 from typing import Any
 
 from curate.errors import Reject
@@ -20,32 +28,44 @@ from curate.extractors.config import ExtractConfig
 STARTUP_GRACE_S = 60.0  # extra time for a new child's first record: imports and model loading
 
 
+def _exit_with_parent() -> None:
+    """A daemon thread that ends this child when the parent process dies."""
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+
+
 def _child(conn, cfg: ExtractConfig) -> None:
     import resource
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent()
     from curate.extractors.dispatch import Extractors, extract_record
 
     if cfg.max_memory_mb:
         limit = cfg.max_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     extractors = Extractors(cfg)
-    while True:
-        try:
-            rec = conn.recv()
-        except EOFError:
-            return
-        if rec is None:
-            return
-        try:
-            conn.send(("ok", extract_record(rec, extractors)))
-        except Reject as r:
-            conn.send(("reject", r.reason, r.detail))
-        except MemoryError:
-            conn.send(("reject", "extract:out_of_memory", f"over {cfg.max_memory_mb} MB"))
-        except RecursionError as e:
-            conn.send(("reject", "extract:too_deep", str(e)[:200]))
-        except Exception as e:  # noqa: BLE001 - reported to the parent as a reject
-            conn.send(("reject", f"error:extract:{type(e).__name__}", str(e)[:500]))
+    try:
+        while True:
+            try:
+                rec = conn.recv()
+            except EOFError:
+                return
+            if rec is None:
+                return
+            try:
+                conn.send(("ok", extract_record(rec, extractors)))
+            except Reject as r:
+                conn.send(("reject", r.reason, r.detail))
+            except MemoryError:
+                conn.send(("reject", "extract:out_of_memory", f"over {cfg.max_memory_mb} MB"))
+            except RecursionError as e:
+                conn.send(("reject", "extract:too_deep", str(e)[:200]))
+            except Exception as e:  # noqa: BLE001 - reported to the parent as a reject
+                conn.send(("reject", f"error:extract:{type(e).__name__}", str(e)[:500]))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the parent stopped listening (interrupted) while this child worked on a record
 
 
 class IsolatedExtractors:
@@ -60,7 +80,16 @@ class IsolatedExtractors:
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_child, args=(child, self.cfg), daemon=True)
-        self._proc.start()
+        # The child inherits this thread's signal mask: with SIGINT blocked, a Ctrl-C while it
+        # starts up stays pending until _child ignores it (here it is delivered once unblocked).
+        # multiprocessing's resource tracker, started with the first child, unblocks SIGINT
+        # after starting itself: start it before blocking.
+        resource_tracker.ensure_running()
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         child.close()
         self._conn = parent
         self._started = False
@@ -77,6 +106,10 @@ class IsolatedExtractors:
         """The Document for ``rec``; raises Reject (timeout, crash or the extractor's reason)."""
         if self._proc is None or not self._proc.is_alive():
             self._kill()
+            if not threading.main_thread().is_alive():
+                # The process is exiting (after Ctrl-C, say) while a Beam worker thread still
+                # runs: a child started now would be cut off half-started, with a traceback.
+                raise Reject("extract:crashed", "not restarted: the process is exiting")
             self._start()
         try:
             self._conn.send(rec)

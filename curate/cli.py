@@ -204,8 +204,10 @@ def _step_command(name: str, doc: str):
         cfg = _load(config, "stage2")
         beam_args = _beam_args()
         if name == "extract":
-            items = steps.source_items([{"name": os.path.basename(p.rstrip("/")) or "input", "paths": [p], "format": "auto"} for p in inputs])
-            steps.extract_step(cfg, items, output, output, beam_args, log=_log)
+            from curate.io.inputs import sources_from_args
+
+            items, skipped = steps.plan_sources(sources_from_args(list(inputs)))
+            steps.extract_step(cfg, items, output, output, beam_args, log=_log, skipped=skipped)
         else:
             dirs = list(inputs)
             fn = {"dedup": steps.dedup_step, "filter": steps.filter_step}[name]

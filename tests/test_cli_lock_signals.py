@@ -137,8 +137,6 @@ def test_stale_lock_is_taken_over_and_the_run_completes(tmp_path):
     assert not (out / LOCK_FILE).exists() and not (tmp_path / "_steps" / LOCK_FILE).exists()
 
 
-@pytest.mark.xfail(reason="the step's reuse check counts .curate.lock as a file the step did not write: "
-                   "pipelines/step.py and steps.py need exclude=(MANIFEST, LOCK_FILE)", strict=False)
 def test_a_step_command_run_twice_on_one_output_reuses_it(tmp_path, sample_dir):
     out = tmp_path / "ex"
     for _ in range(2):

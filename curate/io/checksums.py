@@ -21,7 +21,11 @@ Check = Literal["checksums", "sizes"]
 
 
 def list_outputs(directory: str, exclude: tuple[str, ...] = ()) -> dict[str, int]:
-    """Every file under ``directory`` by its name relative to it (posix), with its size."""
+    """Every file under ``directory`` by its name relative to it (posix), with its size; the
+    run lock (curate.io.lock), which a command holds inside its output, is not an output."""
+    from curate.io.lock import LOCK_FILE
+
+    exclude = (*exclude, LOCK_FILE)
     base = directory.rstrip("/") + "/"
     found = {}
     for r in FileSystems.match([base + "**"]):

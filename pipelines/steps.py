@@ -77,6 +77,7 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
 
     skipped = sorted(skipped or [])
     info = {"files": len(items), "input_bytes": sum(f.size for f in items),
+            "read": sorted(f"{f.source}:{f.name}" for f in items),
             "skipped": [{"name": k.name, "reason": k.reason} for k in skipped]}
     if skipped:
         why: dict[str, int] = {}

@@ -3,6 +3,7 @@
 import json
 import os
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -55,6 +56,14 @@ def test_the_extract_manifest_lists_skipped_files_and_empty_files_are_rejects(od
                                                         "in/dangling.html", "in/.hidden.html"}
     assert m["counts"]["read"]["rejects"]["read:empty"] == 3  # empty.jsonl, empty.warc.gz, blank.jsonl
     assert m["counts"]["extract"]["out"] == 3  # good.html, a[1].html, café.html
+    # every file of the input is in the manifest, read or skipped, and every read file is in the data
+    listed = {n.split(":", 1)[1] for n in m["info"]["read"]} | {k["name"] for k in m["info"]["skipped"]}
+    assert listed == {f"in/{os.fsencode(n).decode('utf-8', 'backslashreplace')}" for n in os.listdir(odd)}
+    seen = set()
+    for sub in ("docs", "rejects"):
+        for f in (out / sub).glob("*.parquet"):
+            seen |= {r["uri"].split("#")[0] for r in pq.read_table(f).to_pylist()}
+    assert {n.split(":", 1)[1] for n in m["info"]["read"]} <= seen
 
 
 def test_a_named_file_of_an_unknown_kind_is_an_error_before_any_work(tmp_path):

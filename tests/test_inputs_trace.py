@@ -1,5 +1,6 @@
 """Every input file leaves a trace (issue 16): read, or skipped with a reason; no silent loss."""
 
+import gzip
 import json
 import os
 
@@ -29,6 +30,8 @@ def odd(tmp_path):
     (d / "empty.jsonl").write_bytes(b"")
     (d / "empty.warc.gz").write_bytes(b"")
     (d / "blank.jsonl").write_text("\n\n")
+    (d / "member.jsonl.gz").write_bytes(gzip.compress(b""))  # an empty gzip member
+    (d / "empty.jsonl.zst").write_bytes(b"")
     (d / ".hidden.html").write_text(PAGE)
     (d / "a[1].html").write_text(PAGE)
     os.symlink(d / "gone.html", d / "dangling.html")
@@ -44,7 +47,7 @@ def test_every_file_is_read_or_skipped_with_a_reason(odd):
     assert reasons["in/notes.md"] == reasons["in/data.dat"] == reasons["in/readme.txt"] == "no reader for this file type"
     assert reasons["in/dangling.html"] == "dangling symbolic link"
     assert reasons["in/.hidden.html"].startswith("hidden file")
-    assert {"in/a[1].html", "in/caf\\xe9.html", "in/empty.jsonl", "in/empty.warc.gz"} <= {f.name for f in read}
+    assert {"in/a[1].html", "in/caf\\xe9.html", "in/empty.jsonl", "in/empty.warc.gz", "in/member.jsonl.gz"} <= {f.name for f in read}
 
 
 def test_the_extract_manifest_lists_skipped_files_and_empty_files_are_rejects(odd, tmp_path):
@@ -54,7 +57,7 @@ def test_the_extract_manifest_lists_skipped_files_and_empty_files_are_rejects(od
     m = json.loads((out / "manifest.json").read_text())
     assert {k["name"] for k in m["info"]["skipped"]} == {"in/notes.md", "in/data.dat", "in/readme.txt",
                                                         "in/dangling.html", "in/.hidden.html"}
-    assert m["counts"]["read"]["rejects"]["read:empty"] == 3  # empty.jsonl, empty.warc.gz, blank.jsonl
+    assert m["counts"]["read"]["rejects"]["read:empty"] == 5  # empty .jsonl/.warc.gz/.jsonl.zst, blank, empty member
     assert m["counts"]["extract"]["out"] == 3  # good.html, a[1].html, café.html
     # every file of the input is in the manifest, read or skipped, and every read file is in the data
     listed = {n.split(":", 1)[1] for n in m["info"]["read"]} | {k["name"] for k in m["info"]["skipped"]}

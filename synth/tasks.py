@@ -13,8 +13,12 @@ solution), else it is rejected as ``synth:unverifiable``.
 
 Two tasks: ``solve`` (a seed problem → k step-by-step solutions, each verified against the
 answer or the tests) and ``rewrite`` (a math/code web Document → a question with a worked
-answer, verified as far as it can be without a reference: a readable boxed answer for math, a
-Python block whose own asserts pass in the sandbox for code).
+answer). A rewrite keeps its source's reference and is verified against it exactly as a
+solution is: a math rewrite's final answer must equal the source's answer, a code rewrite's
+code must pass the source's tests in the sandbox. The reference comes from the Document's
+meta (``problem.answer``/``answer``; ``problem.tests``/``tests`` with ``entry_point``) or its
+text (the last ``\\boxed{}`` or "Answer:" line; the top-level ``assert`` statements of its
+Python). A source without one is rejected as ``synth:unverifiable`` before any generation.
 """
 
 from __future__ import annotations
@@ -72,16 +76,64 @@ def normalize_problem(obj: dict[str, Any], path: str = "", lineno: int = 0) -> d
 
 
 def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dict[str, Any]:
-    """A pool Document → a rewrite task; Reject(synth:not_rewritable) outside ``domains``."""
+    """A pool Document → a rewrite task carrying the source's reference answer (math) or tests
+    (code); Reject(synth:not_rewritable) outside ``domains``, Reject(synth:unverifiable) when the
+    source has no reference to verify a rewrite against."""
+    from curate.synth import verify_math
+
     domain = doc.get("domain")
     if domain not in domains or domain not in KINDS:
         raise Reject("synth:not_rewritable", f"domain {domain!r} not in {domains}")
     text = (doc.get("text") or "").strip()
     if not text:
         raise Reject("synth:not_rewritable", "empty text")
-    return {"task": "rewrite", "id": doc["id"], "kind": domain, "question": "", "text": text[:max_chars],
+    excerpt = text[:max_chars]
+    meta = _meta(doc)
+    ref = meta.get("problem") if isinstance(meta.get("problem"), dict) else meta
+    task = {"task": "rewrite", "id": doc["id"], "kind": domain, "question": "", "text": excerpt,
             "uri": doc.get("uri") or "", "answer": None, "tests": [], "entry_point": None,
             "extra": {"source_doc": doc["id"], "source": doc.get("source")}}
+    if domain == "math":
+        ans = ref.get("answer")
+        if isinstance(ans, bool) or not isinstance(ans, (str, int, float)) or not str(ans).strip():
+            ans = verify_math.reference_answer(excerpt)
+        if ans is None:
+            raise Reject("synth:unverifiable", "math source without a reference answer (meta answer, \\boxed{} or 'Answer:' line)")
+        task["answer"] = str(ans).strip()
+        return task
+    tests, ep = ref.get("tests"), ref.get("entry_point")
+    if isinstance(tests, list) and tests and all(isinstance(t, str) and t.strip() for t in tests):
+        task["tests"] = list(tests)
+        task["entry_point"] = ep if isinstance(ep, str) and ep.isidentifier() else None
+    else:
+        task["tests"] = source_asserts(excerpt)
+    if not task["tests"]:
+        raise Reject("synth:unverifiable", "code source without tests (meta tests or assert statements)")
+    return task
+
+
+def _meta(doc: dict[str, Any]) -> dict[str, Any]:
+    meta = doc.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except ValueError:
+            return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def source_asserts(text: str) -> list[str]:
+    """The top-level ``assert`` statements of a source's Python (its fenced blocks, else the whole
+    text when it parses): the tests a rewrite of it must pass."""
+    blocks = [b for b in _CODE_BLOCK.findall(text) if b.strip()] or [text]
+    out: list[str] = []
+    for block in blocks:
+        try:
+            tree = ast.parse(block)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        out += [ast.unparse(node) for node in tree.body if isinstance(node, ast.Assert)]
+    return out
 
 
 def template_name(task: dict[str, Any]) -> str:
@@ -125,35 +177,35 @@ def split_rewrite(generation: str) -> tuple[str, str] | None:
 
 
 def verify(task: dict[str, Any], generation: str, limits) -> tuple[str, dict[str, Any]]:
-    """('' or a reject reason, detail) for one generation; ``limits`` is a SandboxLimits."""
+    """('' or a reject reason, detail) for one generation; ``limits`` is a SandboxLimits.
+
+    A rewrite is checked as a solution of its source: its answer part against the source's
+    reference answer (math) or tests (code); without a reference it is ``synth:unverifiable``."""
+    if task["task"] == "rewrite":
+        verifier = f"rewrite_{task['kind']}"
+        if not (task.get("answer") if task["kind"] == "math" else task.get("tests")):
+            return "synth:unverifiable", {"verifier": verifier, "why": "the source has no reference answer or tests"}
+        parts = split_rewrite(generation)
+        if parts is None:
+            return "synth:unverified", {"verifier": verifier, "why": "no 'Question … Answer:' structure"}
+        reason, detail = _verify_solution(task, parts[1], limits)
+        return reason, {**detail, "verifier": verifier}
+    return _verify_solution(task, generation, limits)
+
+
+def _verify_solution(task: dict[str, Any], generation: str, limits) -> tuple[str, dict[str, Any]]:
     from curate.synth import sandbox, verify_math
 
-    if task["task"] == "solve" and task["kind"] == "math":
+    if task["kind"] == "math":
         status, reason, detail = verify_math.check_solution(generation, task["answer"])
         return reason, {"verifier": "math", **detail}
-    if task["task"] == "solve":
-        code = extract_code(generation, task.get("entry_point"))
-        if code is None:
-            return "synth:unverified", {"verifier": "code", "why": "no Python code found"}
-        res = sandbox.run_tests(code, task["tests"], limits)
-        detail = {"verifier": "code", "status": res.status, "code_error": res.code_error,
-                  "tests": [{"test": t.test, "passed": t.passed, "error": t.error} for t in res.tests],
-                  "isolation": res.isolation}
-        return ("" if res.passed else "synth:tests_failed"), detail
-    parts = split_rewrite(generation)
-    if parts is None:
-        return "synth:unverified", {"verifier": f"rewrite_{task['kind']}", "why": "no 'Question … Answer:' structure"}
-    q, a = parts
-    if task["kind"] == "math":
-        ans = verify_math.extract_final_answer(a)
-        if ans is None or not verify_math.parse_answer(ans):
-            return "synth:unverified", {"verifier": "rewrite_math", "why": "no readable final answer", "extracted": ans}
-        return "", {"verifier": "rewrite_math", "extracted": ans}
-    code = extract_code(a)
-    if code is None or "assert" not in code:
-        return "synth:unverified", {"verifier": "rewrite_code", "why": "no Python block with asserts"}
-    res = sandbox.run_tests(code, [], limits)
-    detail = {"verifier": "rewrite_code", "status": res.status, "code_error": res.code_error, "isolation": res.isolation}
+    code = extract_code(generation, task.get("entry_point"))
+    if code is None:
+        return "synth:unverified", {"verifier": "code", "why": "no Python code found"}
+    res = sandbox.run_tests(code, task["tests"], limits)
+    detail = {"verifier": "code", "status": res.status, "code_error": res.code_error,
+              "tests": [{"test": t.test, "passed": t.passed, "error": t.error} for t in res.tests],
+              "isolation": res.isolation}
     return ("" if res.passed else "synth:tests_failed"), detail
 
 

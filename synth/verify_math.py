@@ -52,6 +52,27 @@ def extract_final_answer(text: str) -> str | None:
     return ans or None
 
 
+_REFERENCE_LINE = re.compile(r"^[ \t]*(?:\*\*)?(?:final answer|answer)(?:\*\*)?[ \t]*[:=][ \t]*(.+?)[ \t]*$",
+                             re.IGNORECASE | re.MULTILINE)
+
+
+def reference_answer(text: str) -> str | None:
+    """A source text's own final answer, to hold a rewrite of it to: the last non-empty
+    ``\\boxed{}``, else the last line that starts with "Answer:" (or "Final answer:"), and only
+    when math-verify can read it; None otherwise. Looser phrasings ("the answer is …") are not
+    taken from free text: a wrong reference would verify wrong rewrites."""
+    ans = last_boxed(text)
+    if not ans:
+        found = _REFERENCE_LINE.findall(text)
+        ans = found[-1] if found else None
+        if ans:
+            ans = re.sub(r"^\$+|\$+$", "", ans.rstrip(". ")).strip()
+            ans = re.sub(r"^\\\(|\\\)$", "", ans).strip()
+    if not ans or len(ans) > MAX_ANSWER_CHARS or not parse_answer(ans):
+        return None
+    return ans
+
+
 def _timeouts() -> dict:
     main = threading.current_thread() is threading.main_thread()
     return {"parse": 5 if main else None, "verify": 5 if main else None}

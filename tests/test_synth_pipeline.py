@@ -114,7 +114,8 @@ def test_rewrite_of_pool_documents(tiny, tmp_path):
     from curate.schema import new_document
 
     cfg = SynthConfig(k=2, backend={"kind": "local", "model": tiny, "max_new_tokens": 8, "batch_size": 2})
-    docs = [new_document(source="web", uri=f"u{i}", format="text", text=f"Some {dom} text number {i}.", domain=dom)
+    refs = {"math": " So $1 + 1 = \\boxed{2}$.", "code": "\n```python\ndef f(x):\n    return x\nassert f(1) == 1\n```", "general": ""}
+    docs = [new_document(source="web", uri=f"u{i}", format="text", text=f"Some {dom} text number {i}." + refs[dom], domain=dom)
             for i, dom in enumerate(["math", "code", "general"])]
     transform = Synthesize(cfg, str(tmp_path / "cache"))
     with beam.Pipeline() as p:

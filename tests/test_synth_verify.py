@@ -79,11 +79,13 @@ def test_generation_verification_for_each_task():
     reason, detail = tasks.verify(code, "```python\ndef add(a, b):\n    return a - b\n```", lim)
     assert reason == "synth:tests_failed" and [t["passed"] for t in detail["tests"]] == [False, True]
     assert tasks.verify(code, "I cannot write code.", lim)[0] == "synth:unverified"
-    doc = {"id": "d1", "domain": "math", "text": "Integration by parts ...", "uri": "u", "source": "web"}
+    doc = {"id": "d1", "domain": "math", "text": "Integration by parts ... so the area is \\boxed{2}.", "uri": "u", "source": "web"}
     rw = tasks.rewrite_task(doc, ["math", "code"], 1000)
     assert tasks.verify(rw, " What is the integral of x from 0 to 2?\nAnswer: it is \\boxed{2}.", lim)[0] == ""
+    assert tasks.verify(rw, " What is the integral of x from 0 to 2?\nAnswer: it is \\boxed{3}.", lim)[0] == "synth:wrong_answer"
     assert tasks.verify(rw, " rambling without structure", lim)[0] == "synth:unverified"
-    rwc = tasks.rewrite_task({**doc, "domain": "code"}, ["math", "code"], 1000)
+    rwc = tasks.rewrite_task({**doc, "domain": "code", "text": "```python\ndef sq(x):\n    return x * x\nassert sq(2) == 4\n```"},
+                             ["math", "code"], 1000)
     ok = " Write sq(x) returning x squared, please.\nAnswer:\n```python\ndef sq(x):\n    return x * x\nassert sq(3) == 9\n```"
     assert tasks.verify(rwc, ok, lim)[0] == ""
     assert tasks.verify(rwc, ok.replace("== 9", "== 10"), lim)[0] == "synth:tests_failed"

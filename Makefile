@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test clean browser
+.PHONY: venv demo test clean browser bubblewrap
 
 venv: $(STAMP)
 
@@ -29,7 +29,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
 	  || echo "chromium not installed: the report rendering test will be skipped"; }
 
-test: venv browser
+# Code verification runs model-written programs under bubblewrap and refuses without it; install
+# it when apt can (CI runs as root), else the sandbox tests are skipped and code is never verified.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null) \
+	  || echo "bubblewrap not installed: the code sandbox tests will be skipped and code cannot be verified"; }
+
+test: venv browser bubblewrap
 	$(PY) -m pytest -q
 
 clean:

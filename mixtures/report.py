@@ -15,6 +15,7 @@ import math
 import os
 from typing import Any
 
+from curate.dedup.stats import ClusterStats
 from curate.filters.judges import JudgeStats
 from curate.io import files
 
@@ -37,22 +38,14 @@ def _hist(values: list[float], bins: int = SCORE_BINS) -> dict[str, Any]:
 
 
 def _cluster_hist(steps: list[dict]) -> dict[str, int]:
-    """Dedup cluster-size histogram from the step manifests (dict or list of pairs), keys as strings."""
+    """Cluster size → number of clusters, from the dedup step's ClusterStats (curate.dedup.stats)."""
+    hist: dict[int, int] = {}
     for s in steps:
-        c = (s.get("stats") or {}).get("clusters")
-        if not c:
+        if s.get("step") != "dedup":
             continue
-        if isinstance(c, dict) and "sizes" in c and isinstance(c["sizes"], (dict, list)):
-            c = c["sizes"]
-        pairs = c.items() if isinstance(c, dict) else [tuple(p) for p in c if isinstance(p, (list, tuple)) and len(p) == 2]
-        out: dict[str, int] = {}
-        for k, v in pairs:
-            try:
-                out[str(k)] = out.get(str(k), 0) + int(v)
-            except (TypeError, ValueError):
-                continue
-        return dict(sorted(out.items(), key=lambda kv: (len(kv[0]), kv[0])))
-    return {}
+        for size, n in ClusterStats.from_json((s.get("stats") or {}).get("clusters")).size_histogram.items():
+            hist[size] = hist.get(size, 0) + n
+    return {str(k): v for k, v in sorted(hist.items())}
 
 
 def _filter_judges(steps: list[dict]) -> dict[str, Any]:
@@ -381,7 +374,7 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h2>Document length (tokens, log<sub>2</sub> bins) per domain</h2><div class=chart id=chart-lengths></div>
 <h2>Quality scores (deterministic sample of {report['quality_hist']['sampled_docs']:,} documents)</h2><div class=chart id=chart-quality></div>
 <h2>Near-duplicate cluster sizes</h2><div class=chart id=chart-clusters></div>
-<h2>Megatron</h2><p><code>--data-path {_e(s['data_path'])}</code> (prefixes relative to this directory; blend.json also has absolute ones)</p>
+<h2>Megatron</h2><p><code>--data-path {_e(s['data_path'])}</code> (prefixes relative to this directory; the stage's manifest.json has them absolute, as <code>mix.data_path_abs</code>)</p>
 <h2>Sample documents per source</h2><div id=samples></div>
 <script type="application/json" id="report-data">{data}</script>
 <script>{_JS}</script>

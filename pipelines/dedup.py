@@ -30,6 +30,7 @@ import heapq
 import json
 import tempfile
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
@@ -42,6 +43,7 @@ from curate.dedup.components import finalize, large_star, node_id, node_key, sma
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import band_keys, bucket_of, estimated_jaccard
 from curate.dedup.normalize import exact_digest, normalize
+from curate.dedup.stats import ClusterStats
 from curate.io import files
 from curate.schema import make_reject
 
@@ -512,13 +514,8 @@ class _ClusterStats(beam.CombineFn):
 
     def extract_output(self, acc):
         hist, top = acc
-        return {
-            "clusters": sum(hist.values()),
-            "docs_in_clusters": sum(s * n for s, n in hist.items()),
-            "removed": sum((s - 1) * n for s, n in hist.items()),
-            "size_histogram": [{"size": s, "clusters": hist[s]} for s in sorted(hist)],
-            "largest": [{"id": d.v, "size": s} for s, d in sorted(top, key=lambda x: (-x[0], x[1].v))],
-        }
+        largest = [{"id": d.v, "size": s} for s, d in sorted(top, key=lambda x: (-x[0], x[1].v))]
+        return ClusterStats.from_histogram(hist, largest).to_json()
 
 
 class _Desc:
@@ -542,8 +539,8 @@ def _finish_stats(stats: dict, params: dict, candidates: int, verified: Any, vio
             f"dedup: connected components did not converge in {rounds} large-star/small-star rounds "
             f"({violations} nodes not in star form); raise dedup.cc_rounds"
         )
-    return {**stats, "params": params, "candidate_edges": candidates, "verified_edges": verified,
-            "cc_rounds": rounds, "cc_converged": True}
+    return replace(ClusterStats.from_json(stats), params=params, candidate_edges=candidates,
+                   verified_edges=verified, cc_rounds=rounds, cc_converged=True).to_json()
 
 
 def _spool_root(pipeline: beam.Pipeline) -> str:

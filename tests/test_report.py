@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from curate.config import default_config
+from curate.dedup.stats import ClusterStats
 from curate.pipelines.mix import run_mix
 
 from mixhelp import pools as make_pools
@@ -21,7 +22,8 @@ STEPS = [
      "stats": {}, "wall_s": 1.0},
     {"step": "dedup", "counts": {"dedup": {"in": 400, "out": 330, "rejected": 70,
                                            "rejects": {"dedup:exact": 30, "dedup:minhash": 40}}},
-     "stats": {"clusters": {"1": 300, "2": 20, "3": 6, "5": 2}}, "wall_s": 1.0},
+     # the dedup step's own record (curate.dedup.stats), as its manifest holds it
+     "stats": {"clusters": ClusterStats.from_histogram({1: 300, 2: 20, 3: 6, 5: 2}, []).to_json()}, "wall_s": 1.0},
 ]
 
 
@@ -109,3 +111,23 @@ def test_report_shows_filter_exemptions_of_a_real_run(stage2_run):
     for profile, rules in stats.exemptions.items():
         for rule, n in rules.items():
             assert f"<td class=l>{profile}</td><td class=l>{rule}</td><td>{n}</td>" in html
+
+
+def test_report_dedup_chart_is_the_cluster_sizes_of_a_real_run(stage2_run):
+    """Was: the chart plotted the stats dict's keys (candidate_edges, cc_rounds, …)."""
+    out, manifest = stage2_run
+    rep = json.load(open(os.path.join(out, "report.json")))
+    dd = next(s for s in manifest["steps"] if s["step"] == "dedup")
+    stats = ClusterStats.from_json(dd["stats"]["clusters"])
+    assert stats.size_histogram and all(size >= 2 for size in stats.size_histogram)
+    assert rep["dedup_clusters"] == {str(k): v for k, v in stats.size_histogram.items()}
+    assert sum(rep["dedup_clusters"].values()) == stats.clusters
+
+
+def test_report_says_where_absolute_prefixes_are_and_they_are_there(stage2_run):
+    out, manifest = stage2_run
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    blend = json.load(open(os.path.join(out, "blend.json")))
+    assert "blend.json also has absolute ones" not in html
+    assert not any(d["prefix"].startswith("/") for d in blend["datasets"])
+    assert manifest["mix"]["data_path_abs"].split()[1].startswith(os.path.abspath(out))

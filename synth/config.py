@@ -40,12 +40,12 @@ class BackendConfig(Section):
 
 class SandboxConfig(Section):
     cpu_s: int = Field(5, ge=1, description="CPU seconds for one solution and all its tests (RLIMIT_CPU).")
-    wall_s: float = Field(20.0, gt=0, description="Wall-clock limit of one sandbox run; then its process group is killed.")
-    test_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one test case inside the run.")
+    wall_s: float = Field(20.0, gt=0, description="Wall-clock limit of all tests of one solution (restarts included); then the bubblewrap sandbox is killed.")
+    test_timeout_s: float = Field(5.0, gt=0, description="Wall-clock limit of one test case, enforced by the trusted parent.")
     memory_mb: int = Field(1024, ge=64, description="Address-space limit (RLIMIT_AS), MiB.")
     fsize_mb: int = Field(16, ge=1, description="Largest file the program may write (RLIMIT_FSIZE), MiB.")
-    nproc: int = Field(32, ge=1, description="Process limit for the sandbox's own uid (RLIMIT_NPROC) when it runs as root.")
-    tmpfs_mb: int = Field(64, ge=1, description="Size of the tmpfs working directory where a mount namespace is available.")
+    nproc: int = Field(32, ge=1, description="Processes the sandbox may start (RLIMIT_NPROC of its unprivileged uid, 65534).")
+    tmpfs_mb: int = Field(64, ge=1, description="Size of the sandbox's tmpfs /tmp, its only writable place.")
     workers: int = Field(2, ge=1, description="Sandbox runs at once per worker.")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +23,7 @@ from curate.pipelines.shards import list_shards, read_shard
 from curate.schema import new_document, to_table
 from curate.synth import tasks
 from curate.synth.sandbox import SandboxLimits
+from curate.synth.serve import CompletionHandler
 
 LIM = SandboxLimits(cpu_s=3, wall_s=10, test_timeout_s=2)
 DOMAINS = ["math", "code"]
@@ -133,9 +134,8 @@ def _hostile(marker: str) -> str:
             "os._exit(0)\n```")
 
 
-class _Recorded(BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
+class _Recorded(CompletionHandler):
+    """curate's own completion server handler (its JSON replies), answering from recordings."""
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
@@ -153,15 +153,6 @@ class _Recorded(BaseHTTPRequestHandler):
         self._send(200, {"id": "rec", "object": "chat.completion", "model": body.get("model"),
                          "choices": [{"index": i, "finish_reason": "stop",
                                       "message": {"role": "assistant", "content": hits[0]}} for i in range(n)]})
-
-    def _send(self, code, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
 
 def _serve(answers):
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)

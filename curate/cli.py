@@ -39,7 +39,7 @@ class Terminated(KeyboardInterrupt):
 
 
 # What the steps have logged so far, for the one line an interrupt or an OS error ends with.
-_progress: dict = {"running": None, "kept": []}
+_progress: dict = {"running": None, "kept": [], "quiet": False}
 _STEP_LINE = re.compile(r"\[([\w-]+)\] (running|sampling|done in|reusing)")
 
 
@@ -51,7 +51,8 @@ def _log(msg: str) -> None:
         _progress["running"] = None
         if m[1] not in _progress["kept"]:
             _progress["kept"].append(m[1])
-    click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
+    if not _progress["quiet"] or "WARNING" in msg:
+        click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
 
 
 def _cause(e: BaseException | None) -> BaseException | None:
@@ -118,7 +119,7 @@ class _Group(click.Group):
     traceback): a run's own trace is noise to someone who pressed Ctrl-C or filled a disk."""
 
     def invoke(self, ctx):
-        _progress.update(running=None, kept=[])
+        _progress.update(running=None, kept=[], quiet=ctx.params.get("quiet", False))
         verbose = ctx.params.get("verbose", False)
         quiet = _QuietBeam()
         if not verbose:
@@ -156,8 +157,10 @@ def _holding_output(command):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="curate")
 @click.option("-v", "--verbose", is_flag=True,
-              help="After an interrupt or an OS error (disk full, permission denied), print the traceback too.")
-def cli(verbose: bool) -> None:
+              help="Show Beam's and the libraries' log lines (INFO and up); after an interrupt or an OS error "
+                   "(disk full, permission denied), print the traceback too.")
+@click.option("-q", "--quiet", is_flag=True, help="Show only warnings and errors, not each step's progress lines.")
+def cli(verbose: bool, quiet: bool) -> None:
     """curate: pretraining data for reasoning models, from raw pages to Megatron shards.
 
     The chain: read (WARC, HTML, JSONL, Parquet, PDF) → extract (math and code kept) →
@@ -299,6 +302,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
     command = next((a for a in argv if not a.startswith("-")), None)  # after options such as -v
+    # Quiet by default: Beam's INFO lines, option dumps and import-time warnings (apitools) only
+    # with -v. Set before Beam is imported, which is when it logs the first of them.
+    before = argv[:argv.index(command)] if command in argv else argv
+    verbose = bool({"-v", "--verbose"} & set(before))
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if "--" in argv and command != "pretrain":
         i = argv.index("--")
         argv, beam_args = argv[:i], argv[i + 1:]

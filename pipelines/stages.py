@@ -104,5 +104,5 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
     }
     files.makedirs(output)
     files.write_atomic(files.join(output, "manifest.json"), json.dumps(manifest, indent=2, sort_keys=True).encode())
-    log(f"[{cfg.stage}] done in {manifest['wall_s']:.1f}s → {output}")
+    log(f"[{cfg.stage}] done in {manifest['wall_s']:.1f}s → {files.join(output, 'report.html')}")
     return manifest

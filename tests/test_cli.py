@@ -59,3 +59,23 @@ def test_sample_command(tmp_path):
     r = CliRunner().invoke(cli, ["sample", str(tmp_path / "s")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "s" / "crawl.warc.gz").exists() and (tmp_path / "s" / "problems.jsonl").exists()
+
+
+def test_quiet_by_default_verbose_and_quiet(tmp_path):
+    """No Beam INFO lines or import warnings by default; -q prints nothing on success; the last
+    line of `curate run` points at report.html."""
+    import subprocess
+    import sys
+
+    def run(*flags):
+        return subprocess.run([sys.executable, "-m", "curate", *flags, "run", "stage2", "--output",
+                               str(tmp_path / "out" / "stage2")], capture_output=True, text=True, timeout=600)
+
+    r = run()
+    assert r.returncode == 0, r.stderr
+    assert "apitools" not in r.stderr and "INFO" not in r.stderr and "WARNING:root" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith("report.html")
+    r = run("-q")
+    assert r.returncode == 0 and r.stderr.strip() == "" and r.stdout.strip() == ""
+    r = run("-v")
+    assert r.returncode == 0 and "INFO" in r.stderr

@@ -1,6 +1,6 @@
 """Benchmark the PDF extractor: text-layer pages/s and reading-order similarity.
 
-Generated PDFs (curate.extractors.pdf_testdocs: one column, two columns, running headers and
+Generated PDFs (curate.testing.pdf_docs: one column, two columns, running headers and
 footers, formula lines, a scanned page) have known text; similarity is character-level edit
 similarity (rapidfuzz's normalized Indel similarity when installed, else difflib's ratio) of
 whitespace-normalized text. The peer is PyMuPDF's own ``get_text("text", sort=True)`` on the
@@ -32,7 +32,7 @@ import pymupdf
 from curate.errors import Reject
 from curate.extractors.config import PDFConfig
 from curate.extractors.pdf import PDFExtractor
-from curate.extractors.pdf_testdocs import make
+from curate.testing.pdf_docs import make
 
 KINDS = ["one_column", "two_column", "headers", "formulas", "scanned"]
 

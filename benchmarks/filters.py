@@ -4,7 +4,7 @@
     python benchmarks/filters.py --pages 4000 --lid-model /path/lid.176.ftz --dev-corpus /work/shared/dev-corpus
     python benchmarks/filters.py --dev-corpus /work/shared/dev-corpus --dev-only   # the labelled check alone (~1 min)
 
-The labelled set is built here (curate.filters.synthetic): good pages (explanations, math with
+The labelled set is built here (curate.testing.filter_pages): good pages (explanations, math with
 LaTeX, code tutorials) and bad pages (spam, keyword stuffing, navigation, word salad from the
 good pages' own vocabulary, thin pages buried in chrome). Printed, in one run:
   * ROC AUC and F1 of: the rule filter used as a classifier (the peer), fastText, the LM classifier;
@@ -96,9 +96,9 @@ def main() -> None:
     from curate.filters.langid import LanguageId
     from curate.filters.lm_quality import LMQualityModel, train_lm
     from curate.filters.rules import rule_failures
-    from curate.filters.synthetic import labelled_pages
     from curate.filters.text import parse
     from curate.schema import new_document
+    from curate.testing.filter_pages import labelled_pages
 
     pages = labelled_pages(args.pages, seed=args.seed)
     cut = int(len(pages) * 0.7)
@@ -210,12 +210,12 @@ COMPANIES = ["Northwind Ltd", "Acme Media Group", "Bluewave Digital", "Crestline
 
 def bad_pages(seed: int, per_kind: int = 38) -> list[tuple[str, str]]:
     """(kind, text) of generated pages that should be dropped, deterministic for ``seed``:
-    5 * per_kind pages of curate.filters.synthetic.bad_page (spam, keywords, nav, salad, thin, at
+    5 * per_kind pages of curate.testing.filter_pages.bad_page (spam, keywords, nav, salad, thin, at
     random) and per_kind each of boilerplate (cookie banner, terms wall, footer), seo (templated
     sentences repeated with slot fills) and repeated (one paragraph of a good page, 4-9 times)."""
     import random
 
-    from curate.filters.synthetic import bad_page, good_page
+    from curate.testing.filter_pages import bad_page, good_page
 
     rng = random.Random(seed)
     out = [bad_page(rng) for _ in range(5 * per_kind)]

@@ -5,7 +5,9 @@ a model. Reading order: lines are grouped into horizontal *strips* (lines whose 
 overlap), consecutive strips that share a vertical white gap (a gutter) form a *band*, and a
 band is read column by column, each column recursively the same way. A full-width line (a
 title, a caption) shares no gutter with its neighbours, so it ends the band and the columns
-above it are read before the text below it.
+above it are read before the text below it. Whether a line is a displayed formula (math
+fonts, or a relation between symbols) is a property of the line, so it lives here too: the
+paragraph rules and the page routing (``pdf_routing``) both use it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ _PAGE_NUMBER = re.compile(
     re.IGNORECASE,
 )
 
+# TeX math fonts (Computer Modern, AMS, Euler, RSFS, MathTime), OpenType math fonts (STIX Two
+# Math, XITS Math, Cambria Math, Latin Modern Math, TeX Gyre … Math) and Symbol fonts.
+MATH_FONT = re.compile(
+    r"^(?:CMMI|CMSY|CMEX|CMBSY|CMMIB|MSBM|MSAM|EUFM|EUSM|EUEX|EURM|EUFB|RSFS|MTMI|MTSY|MTEX|LMMATH|LMMONO.*MATH"
+    r"|STIX.*MATH|XITS.*MATH|CAMBRIA.?MATH|ASANA|TEXGYRE.*MATH|LIBERTINUSMATH|FIRAMATH|.*[-_ ]?MATH$|.*MATH-"
+    r"|SYMBOL|MT-?EXTRA|STMARY|WASY|ESINT|MSBM|TXSY|TXEX|PXSY|PXEX|TXMI|PXMI|MATHDESIGN|MDSY|MDEX)",
+    re.IGNORECASE,
+)
+RELATIONS = set("=<>≤≥≈≡≠∈∉⊂⊆⊃⊇→←↔⇒⇔↦∼≃≅∝")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
 
 @dataclass
 class Line:
@@ -43,6 +56,22 @@ class Line:
     @property
     def h(self) -> float:
         return max(self.y1 - self.y0, 0.1)
+
+
+def is_math_font(name: str) -> bool:
+    return bool(MATH_FONT.match(name.replace(" ", "")))
+
+
+def is_formula_line(line: Line) -> bool:
+    """A line shaped like a displayed formula: mostly math-font glyphs, or a relation between
+    symbols with at most one ordinary word."""
+    n = sum(line.fonts.values())
+    if n >= 3 and sum(c for f, c in line.fonts.items() if is_math_font(f)) >= 0.5 * n:
+        return True
+    text = line.text
+    if len(text) < 3 or not any(ch in RELATIONS for ch in text):
+        return False
+    return len(_WORD.findall(text)) <= 1
 
 
 def base_font(name: str) -> str:
@@ -317,8 +346,6 @@ def paragraphs(segments: list[Segment], gap_factor: float = 0.7) -> list[str]:
     larger than ``gap_factor`` line heights, at a first-line indent, after a short line ending
     a sentence, and at a table; a paragraph that runs on from one column into the next
     (no sentence end, lower-case continuation) is kept whole."""
-    from curate.extractors.pdf_routing import is_formula_line  # late: pdf_routing imports Line from here
-
     paras: list[str] = []
     cur: str | None = None
     prev: Line | None = None

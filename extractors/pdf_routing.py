@@ -3,30 +3,15 @@ math-heavy (the text layer of a formula is a jumble of glyphs without structure)
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import asdict, dataclass
 
 import pymupdf
 
 from curate.extractors.config import PDFConfig
-from curate.extractors.pdf_layout import Line
+from curate.extractors.pdf_layout import RELATIONS, Line, is_formula_line, is_math_font
 
-# TeX math fonts (Computer Modern, AMS, Euler, RSFS, MathTime), OpenType math fonts (STIX Two
-# Math, XITS Math, Cambria Math, Latin Modern Math, TeX Gyre … Math) and Symbol fonts.
-MATH_FONT = re.compile(
-    r"^(?:CMMI|CMSY|CMEX|CMBSY|CMMIB|MSBM|MSAM|EUFM|EUSM|EUEX|EURM|EUFB|RSFS|MTMI|MTSY|MTEX|LMMATH|LMMONO.*MATH"
-    r"|STIX.*MATH|XITS.*MATH|CAMBRIA.?MATH|ASANA|TEXGYRE.*MATH|LIBERTINUSMATH|FIRAMATH|.*[-_ ]?MATH$|.*MATH-"
-    r"|SYMBOL|MT-?EXTRA|STMARY|WASY|ESINT|MSBM|TXSY|TXEX|PXSY|PXEX|TXMI|PXMI|MATHDESIGN|MDSY|MDEX)",
-    re.IGNORECASE,
-)
-_RELATION = set("=<>≤≥≈≡≠∈∉⊂⊆⊃⊇→←↔⇒⇔↦∼≃≅∝")
-_MATHY = set("∑∏∫∮√∂∇∞±∓×÷·∘⊕⊗∧∨¬∀∃∅ℝℕℤℚℂ^_{}|") | _RELATION
-_WORD = re.compile(r"[A-Za-z]{3,}")
-
-
-def is_math_font(name: str) -> bool:
-    return bool(MATH_FONT.match(name.replace(" ", "")))
+_MATHY = set("∑∏∫∮√∂∇∞±∓×÷·∘⊕⊗∧∨¬∀∃∅ℝℕℤℚℂ^_{}|") | RELATIONS
 
 
 def _is_symbol(ch: str) -> bool:
@@ -34,18 +19,6 @@ def _is_symbol(ch: str) -> bool:
         return True
     cat = unicodedata.category(ch)
     return cat == "Sm" or "\u0370" <= ch <= "\u03ff" or "\U0001d400" <= ch <= "\U0001d7ff"
-
-
-def is_formula_line(line: Line) -> bool:
-    """A line shaped like a displayed formula: mostly math-font glyphs, or a relation between
-    symbols with at most one ordinary word."""
-    n = sum(line.fonts.values())
-    if n >= 3 and sum(c for f, c in line.fonts.items() if is_math_font(f)) >= 0.5 * n:
-        return True
-    text = line.text
-    if len(text) < 3 or not any(ch in _RELATION for ch in text):
-        return False
-    return len(_WORD.findall(text)) <= 1
 
 
 @dataclass

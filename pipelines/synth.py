@@ -111,7 +111,7 @@ class _GenerateFn(beam.DoFn):
         self.backend = None
 
     def setup(self):
-        from curate.synth.backends import make_backend
+        from curate.synth.backend_factory import make_backend
 
         self.backend = make_backend(self.cfg.backend, self.cache_dir)
 

@@ -1,4 +1,6 @@
-"""LLM backends behind one interface.
+"""LLM backends behind one interface: the base class every backend (``http_backend``,
+``local_backend``) subclasses. ``curate.synth.backend_factory.make_backend`` builds one from
+its config:
 
     backend = make_backend(cfg.backend, cache_dir)
     outs = backend.generate(["prompt 1", "prompt 2"], n=4, temperature=0.7)   # [[4 strs], [4 strs]]
@@ -79,26 +81,3 @@ class Backend:
     def close(self) -> None:
         pass
 
-
-def make_backend(cfg, cache_dir: str | None = None) -> Backend:
-    """The backend a ``BackendConfig`` describes, with its disk cache (when a dir is given)."""
-    from curate.synth.cache import DiskCache
-
-    cache = DiskCache(cache_dir) if cache_dir else None
-    defaults = {"max_new_tokens": cfg.max_new_tokens, "temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed}
-    if cfg.kind == "http":
-        from curate.synth.http_backend import HTTPBackend
-
-        return HTTPBackend(cfg.url, cfg.model or "default", api=cfg.api, api_key_env=cfg.api_key_env,
-                           concurrency=cfg.concurrency, retries=cfg.retries, backoff_s=cfg.backoff_s,
-                           backoff_max_s=cfg.backoff_max_s, timeout_s=cfg.timeout_s, batch_size=cfg.batch_size, cache=cache, defaults=defaults)
-    if cfg.kind == "local":
-        from curate.synth.local_backend import LocalBackend
-
-        if not cfg.model:
-            from curate.errors import ConfigError
-
-            raise ConfigError("synth.backend.model: the local backend needs a model directory")
-        return LocalBackend(cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
-                            cache=cache, defaults=defaults)
-    raise ValueError(f"unknown backend kind {cfg.kind!r}")

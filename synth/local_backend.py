@@ -12,6 +12,7 @@ import os
 import threading
 from typing import Any
 
+from curate.errors import InputError
 from curate.synth.backends import Backend, BackendError
 
 
@@ -22,8 +23,6 @@ class LocalBackend(Backend):
                  cache=None, defaults: dict[str, Any] | None = None):
         super().__init__(cache, defaults)
         if not os.path.isdir(model_dir):
-            from curate.errors import InputError
-
             raise InputError(f"local backend: model directory not found: {model_dir}")
         self.model_dir = model_dir
         self.device_arg, self.dtype_arg = device, dtype
@@ -39,6 +38,7 @@ class LocalBackend(Backend):
                 self._load()
 
     def _load(self) -> None:
+        # torch/transformers: heavy and an optional extra, imported only when a model is loaded
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -77,7 +77,7 @@ class LocalBackend(Backend):
         return out
 
     def _batch(self, prompts: list[str], n: int, s: dict[str, Any]) -> list[list[str]]:
-        import torch
+        import torch  # loaded by _load already; imported here, not at module level (see _load)
 
         max_new = int(s.get("max_new_tokens") or 256)
         room = max(1, self.max_positions - max_new)

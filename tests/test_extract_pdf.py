@@ -10,7 +10,7 @@ from curate.errors import Reject
 from curate.extractors import pdf_layout as layout
 from curate.extractors.config import PDFConfig
 from curate.extractors.pdf import PDFExtractor
-from curate.extractors.pdf_testdocs import make
+from curate.testing.pdf_docs import make
 
 
 def _norm(s: str) -> str:

@@ -14,7 +14,7 @@ from curate.errors import Reject  # noqa: E402
 from curate.extractors import nougat as nougat_mod  # noqa: E402
 from curate.extractors.config import PDFConfig  # noqa: E402
 from curate.extractors.pdf import PDFExtractor  # noqa: E402
-from curate.extractors.pdf_testdocs import make  # noqa: E402
+from curate.testing.pdf_docs import make  # noqa: E402
 
 OCR_CHAR = "x"
 

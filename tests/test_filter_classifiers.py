@@ -13,9 +13,10 @@ from curate.filters.annotate import annotate, parse_score
 from curate.filters.config import FilterConfig
 from curate.filters.fasttext_quality import FastTextClassifier
 from curate.filters.lm_quality import LMQualityModel
-from curate.filters.synthetic import labelled_pages
 from curate.pipelines.filter import Filter
 from curate.schema import new_document
+from curate.testing.filter_pages import labelled_pages
+from curate.testing.tiny_model import make_tiny_model
 
 
 def auc(labels, scores):
@@ -196,8 +197,6 @@ def test_parse_score(reply, score):
 
 
 def test_annotate_cli_with_local_backend(tmp_path):
-    from curate.synth.tiny import make_tiny_model
-
     model = make_tiny_model(str(tmp_path / "llm"))
     src = tmp_path / "docs.jsonl"
     src.write_text("".join(json.dumps({"id": str(i), "text": p["text"]}) + "\n" for i, p in enumerate(labelled_pages(3))))

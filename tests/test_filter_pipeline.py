@@ -11,8 +11,8 @@ from curate.filters.apply import DocumentFilter
 from curate.io import checksums
 from curate.filters.config import FilterConfig
 from curate.filters.fasttext_quality import train_quality
-from curate.filters.synthetic import good_page, labelled_pages
 from curate.schema import from_table, new_document, to_table
+from curate.testing.filter_pages import good_page, labelled_pages
 
 FRENCH = ("La bibliothèque municipale a ouvert une nouvelle salle de lecture pour les enfants du quartier. "
           "Les habitants se réjouissent de pouvoir emprunter des livres le dimanche matin, et les bénévoles "

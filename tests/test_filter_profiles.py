@@ -13,9 +13,9 @@ from curate.filters import rules
 from curate.filters.apply import DocumentFilter, profile_of
 from curate.filters.config import FilterConfig
 from curate.filters.judges import JudgeStats
-from curate.filters.synthetic import labelled_pages
 from curate.filters.text import parse
 from curate.schema import new_document
+from curate.testing.filter_pages import labelled_pages
 
 CFG = FilterConfig()
 WEB = FilterConfig(profiles={})  # every document judged by the web defaults, as before

@@ -8,7 +8,7 @@ from curate.synth.backends import BackendError
 from curate.synth.cache import DiskCache
 from curate.synth.http_backend import HTTPBackend
 from curate.synth.serve import CompletionHandler, make_server, serve_in_thread
-from curate.synth.tiny import make_tiny_model
+from curate.testing.tiny_model import make_tiny_model
 
 SAMPLING = {"max_new_tokens": 8, "temperature": 0.8, "top_p": 0.95, "seed": 3}
 

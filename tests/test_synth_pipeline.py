@@ -12,7 +12,7 @@ from curate.cli import cli
 from curate.pipelines.shards import list_shards, read_shard
 from curate.sample.generate import problems as sample_problems
 from curate.synth.config import SynthConfig
-from curate.synth.tiny import make_tiny_model
+from curate.testing.tiny_model import make_tiny_model
 
 AIME = "Find the number of ordered pairs of positive integers such that their product equals twenty and both are odd"
 

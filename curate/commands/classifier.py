@@ -149,7 +149,8 @@ def annotate(inputs, output, backend_kind, model, url, api, limit, batch_size, m
 
 def _make_backend(kind, model, url, api, batch_size, max_new_tokens, seed, cache_dir):
     """A curate.synth backend from the command's options."""
-    from curate.synth.backends import make_backend
+    # deferred: the backends' disk cache imports apache_beam (~0.5 s), not wanted at CLI start
+    from curate.synth.backend_factory import make_backend
     from curate.synth.config import BackendConfig
 
     cfg = BackendConfig(kind=kind, model=model, url=url, api=api, batch_size=batch_size,

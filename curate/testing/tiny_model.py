@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
 
 def make_tiny_model(directory: str, texts: list[str] | None = None, vocab_size: int = 400, n_embd: int = 32,
                     n_layer: int = 2, n_head: int = 2, n_positions: int = 512, seed: int = 0) -> str:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
     os.makedirs(directory, exist_ok=True)
     corpus = list(texts or []) + [
         "Solve the problem step by step. The final answer is \\boxed{3/4}.",

@@ -148,9 +148,12 @@ def measure(pools: dict[str, str], config: str, output: str, beam_args: list[str
         rss_kb, wall, rc = _max_rss_psutil(cmd)
         if rc != 0:
             raise SystemExit(f"curate mix failed ({rc})")
-    blend = json.load(open(os.path.join(output, "blend.json")))
-    return {"max_rss_mb": round(rss_kb / 1024, 1), "wall_s": round(wall, 1), "tokens": blend["total_tokens"],
-            "shards": len(blend["datasets"])}
+    from curate.mixtures.blend import Blend, read_blend
+
+    blend = read_blend(os.path.join(output, "blend.json"))
+    assert isinstance(blend, Blend), "curate mix wrote a blend.json without its records"
+    return {"max_rss_mb": round(rss_kb / 1024, 1), "wall_s": round(wall, 1), "tokens": blend.total_tokens,
+            "shards": len(blend.datasets)}
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ CONFIGS = {
 
 
 def write_shards(folder: str, vocab: int, tokens_needed: int, seed: int = 0) -> str:
-    from curate.mixtures.indexed import IndexedDatasetBuilder
+    from curate.mixtures.indexed import IndexedDatasetBuilder, best_dtype
 
     rng = np.random.default_rng(seed)
     prefixes = []
@@ -59,13 +59,14 @@ def write_shards(folder: str, vocab: int, tokens_needed: int, seed: int = 0) -> 
         prefix = os.path.join(folder, name)
         want = int(tokens_needed * share * 1.2) + 10_000
         lengths = np.clip(rng.lognormal(6.5, 1.0, size=max(8, want // 700 + 8)).astype(np.int64), 16, 32768)
-        with IndexedDatasetBuilder(prefix, dtype=np.uint16 if vocab < 65500 else np.int32) as b:
+        with IndexedDatasetBuilder(prefix, dtype=best_dtype(vocab)) as b:
             for n in lengths:
                 doc = rng.integers(1, vocab, size=int(n), dtype=np.int64)
                 doc[-1] = 0  # EOD
                 b.add_document(doc)
         prefixes.append((share, prefix))
-    blend = {"weights": [w for w, _ in prefixes], "prefixes": [os.path.basename(p) for _, p in prefixes]}
+    # a blend file without the mix step's records: Megatron's data_path, prefixes relative to it
+    blend = {"data_path": " ".join(f"{w} {os.path.basename(p)}" for w, p in prefixes)}
     path = os.path.join(folder, "blend.json")
     with open(path, "w") as f:
         json.dump(blend, f)

@@ -60,7 +60,11 @@ def bin_path(prefix: str) -> str:
 
 
 def best_dtype(vocab_size: int) -> type:
-    """Smallest token dtype Megatron would pick for a vocabulary (uint16 below 65,500 ids)."""
+    """The token dtype for a vocabulary, as Megatron's ``DType.optimal_dtype``: uint16 below 65,500 ids, else int32.
+
+    The one place this is decided: the mix step's shards (``DocTokenizer.dtype``) and the
+    benchmarks' synthetic shards use it, and blend.json records its name (``tokenizer.dtype``).
+    """
     return np.uint16 if vocab_size < 65500 else np.int32
 
 

@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from curate.errors import ConfigError
+from curate.mixtures.indexed import best_dtype
 
 EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
@@ -60,11 +61,6 @@ def find_eod(tok, name: str | None = None) -> int:
     )
 
 
-def token_dtype(vocab_size: int) -> type:
-    """Shard dtype for a vocabulary: uint16 below 65,500 ids (as Megatron chooses), else int32."""
-    return np.uint16 if vocab_size < 65500 else np.int32
-
-
 class DocTokenizer:
     """Encodes batches of document texts to token arrays, each ending with the EOD token.
 
@@ -102,7 +98,7 @@ class DocTokenizer:
 
     @property
     def dtype(self) -> type:
-        return token_dtype(self.vocab_size)
+        return best_dtype(self.vocab_size)
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One array per text: its token ids followed by the EOD id (dtype of the shards)."""

@@ -47,6 +47,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from curate.io import files
 from curate.io.folder import Folder
 from curate.mixtures import sampler as S
+from curate.mixtures.blend import Blend, BlendTokenizer
 from curate.mixtures.indexed import IndexedDatasetBuilder
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
 from curate.pipelines.shards import list_shards
@@ -552,29 +553,22 @@ def run_mix(cfg, pools: dict[str, str], output: str, beam_args: list[str], steps
         if mismatch:
             raise RuntimeError(f"mix: written tokens differ from the plan (planned, written): {mismatch}")
 
-        total = sum(d["tokens"] for d in datasets)
+        blend = Blend.build(
+            BlendTokenizer(path=os.path.basename(tok_path), sha256=file_sha256(tok_path),
+                           vocab_size=tok.vocab_size, eod_id=tok.eod, dtype=dtype.name),
+            context_length=mix.context_length, seed=seed, datasets=datasets)
+        total = blend.total_tokens
         out_abs = out_dir.path if out_dir.remote else os.path.abspath(output)
-        for d in datasets:
-            d["weight"] = round(d["tokens"] / total, 10) if total else 0.0
-        blend = {
-            "format": "megatron-indexed-dataset/MMIDIDX-v1",
-            "tokenizer": {"path": os.path.basename(tok_path), "sha256": file_sha256(tok_path),
-                          "vocab_size": tok.vocab_size, "eod_id": tok.eod, "dtype": dtype.name},
-            "context_length": mix.context_length,
-            "seed": seed,
-            "total_tokens": total,
-            "datasets": datasets,
-            "data_path": " ".join(f"{d['weight']} {d['prefix']}" for d in datasets),
-        }
+        datasets = blend.to_dict()["datasets"]  # with their weights (token shares)
         # absolute prefixes differ by output location, so they stay out of blend.json (which is
         # byte-identical for the same input and seed) and go to the stage manifest instead
         data_path_abs = " ".join(f"{d['weight']} {out_abs.rstrip('/')}/{d['prefix']}" for d in datasets)
-        report = build_report(cfg, plan, datasets, dropped, reservoir, samples, steps, pools, blend)
+        report = build_report(cfg, plan, datasets, dropped, reservoir, samples, steps, pools, blend.to_dict())
 
         # commit: shards directory, then the report, then blend.json (the completion marker)
         out_dir.child("shards").commit(staged.child("shards"))
         write_report_files(output, report)
-        out_dir.write_atomic("blend.json", json.dumps(blend, indent=2, sort_keys=True).encode())
+        blend.write(out_dir.path)
     finally:
         staged.delete()
 

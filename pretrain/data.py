@@ -26,55 +26,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curate.mixtures.blend import BlendTokenizer, DataPathTokenizer, read_blend
 from curate.mixtures.indexed import IndexedDataset, bin_path, idx_path
 
 
 # --------------------------------------------------------------------------------------------
 # --data-path
 # --------------------------------------------------------------------------------------------
-def load_blend_json(path: str) -> list[tuple[float, str]]:
-    """(weight, prefix) pairs of a blend.json; relative prefixes are resolved against its folder."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            blend = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read blend file {path}: {e}") from None
-    base = os.path.dirname(os.path.abspath(path))
-    if isinstance(blend, dict) and "prefixes" in blend:
-        prefixes = list(blend["prefixes"])
-        weights = list(blend.get("weights") or [1.0] * len(prefixes))
-    elif isinstance(blend, dict) and isinstance(blend.get("datasets"), list) and blend["datasets"] and "data_path" not in blend:
-        prefixes = [ds["prefix"] for ds in blend["datasets"]]
-        weights = [ds.get("weight", 1.0) for ds in blend["datasets"]]
-    elif isinstance(blend, dict) and "data_path" in blend:
-        dp = blend["data_path"]
-        pairs = parse_megatron_list(dp.split() if isinstance(dp, str) else [str(x) for x in dp])
-        weights, prefixes = [w for w, _ in pairs], [p for _, p in pairs]
-    else:
-        raise ValueError(f"{path}: a blend file needs 'prefixes' (+ 'weights') or 'data_path'")
-    if len(weights) != len(prefixes):
-        raise ValueError(f"{path}: {len(weights)} weights for {len(prefixes)} prefixes")
-    out = []
-    for w, p in zip(weights, prefixes):
-        p = str(p)
-        if not os.path.isabs(p):
-            p = os.path.normpath(os.path.join(base, p))
-        out.append((float(w), p))
-    return out
-
-
-def blend_tokenizer_info(items: list[str] | str) -> dict | None:
-    """The ``tokenizer`` record of a blend.json (vocab_size, eod_id, sha256), if ``items`` names one."""
+def blend_file(items: list[str] | str) -> str | None:
+    """The blend file ``--data-path`` names (one ``.json`` or existing file that is no shard prefix), if any."""
     if isinstance(items, str):
         items = items.split()
-    if len(items) != 1 or not os.path.isfile(items[0]) or os.path.exists(idx_path(items[0])):
+    if len(items) == 1 and (items[0].endswith(".json") or os.path.isfile(items[0])) and not os.path.exists(idx_path(items[0])):
+        return items[0]
+    return None
+
+
+def load_blend_json(path: str) -> list[tuple[float, str]]:
+    """(weight, prefix) pairs of a blend file's ``data_path``; relative prefixes are resolved against its folder."""
+    blend = read_blend(path)
+    try:
+        pairs = parse_megatron_list(blend.data_path_items())
+    except ValueError as e:
+        raise ValueError(f"invalid blend file {path}: data_path: {e}") from None
+    base = os.path.dirname(os.path.abspath(path))
+    return [(w, p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))) for w, p in pairs]
+
+
+def blend_tokenizer_info(items: list[str] | str) -> BlendTokenizer | DataPathTokenizer | None:
+    """The ``tokenizer`` record of a blend file (vocab_size, eod_id, sha256, ...), if ``items`` names one."""
+    path = blend_file(items)
+    if path is None:
         return None
     try:
-        with open(items[0], encoding="utf-8") as f:
-            info = json.load(f).get("tokenizer")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return info if isinstance(info, dict) else None
+        tok = read_blend(path).tokenizer
+    except ValueError:
+        return None  # parse_data_path reports the file
+    return tok
 
 
 def parse_megatron_list(items: list[str]) -> list[tuple[float, str]]:
@@ -100,8 +88,9 @@ def parse_data_path(items: list[str] | str) -> tuple[list[float], list[str]]:
     """Normalized weights and prefixes from a blend.json path or a Megatron ``W P ...`` list."""
     if isinstance(items, str):
         items = items.split()
-    if len(items) == 1 and (items[0].endswith(".json") or os.path.isfile(items[0])) and not os.path.exists(idx_path(items[0])):
-        pairs = load_blend_json(items[0])
+    path = blend_file(items)
+    if path is not None:
+        pairs = load_blend_json(path)
     else:
         pairs = parse_megatron_list(list(items))
     pairs = [(w, p) for w, p in pairs if w > 0]

@@ -242,12 +242,12 @@ def _vocab(args) -> tuple[int, int | None]:
         eod = None
     vocab = int(tok.get_vocab_size(with_added_tokens=True))
     info = blend_tokenizer_info(args.data_path)
-    if info:
+    if info is not None:
         path = args.tokenizer or default_tokenizer_path()
-        if info.get("vocab_size") not in (None, vocab):
+        if info.vocab_size not in (None, vocab):
             raise SystemExit(f"--tokenizer {path} has {vocab} ids but {args.data_path[0]} was tokenized with "
-                             f"{info['vocab_size']}: pass the tokenizer the shards were made with")
-        if info.get("sha256") and info["sha256"] != file_sha256(path):
+                             f"{info.vocab_size}: pass the tokenizer the shards were made with")
+        if info.sha256 and info.sha256 != file_sha256(path):
             warnings.warn(f"--tokenizer {path} is not the file {args.data_path[0]} was tokenized with (sha256 differs)")
     return vocab, eod
 

@@ -21,7 +21,7 @@ The budget in force is ``StageConfig.failure_budget``, applied around a run with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import Field
 
@@ -67,28 +67,12 @@ def over_budget(part_counts: dict[str, Any], budget: FailureBudget) -> bool:
     return errors >= budget.min_errors and errors > budget.max_error_share * part_counts.get("in", 0)
 
 
-def example_reject(rejects_dir: str, reason: str) -> dict[str, Any] | None:
-    """The first rejected document with ``reason`` in a step's rejects Parquet (uri, detail)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
-    from curate.pipelines.shards import list_shards
-
-    for path in list_shards(rejects_dir):
-        with FileSystems.open(path) as f:
-            table = pq.read_table(f, columns=["uri", "reason", "detail"])
-        hits = table.filter(pc.equal(table["reason"], reason))
-        if hits.num_rows:
-            return hits.slice(0, 1).to_pylist()[0]
-    return None
-
-
-def check(step: str, counts: dict[str, dict[str, Any]], rejects_dir: str, budget: FailureBudget | None = None) -> None:
+def check(step: str, counts: dict[str, dict[str, Any]], example: Callable[[str], dict[str, Any] | None],
+          budget: FailureBudget | None = None) -> None:
     """Raise StepFailed when a counted part of ``step`` went over the failure budget.
 
     ``counts`` is the step's counts (part name → in, out, rejected, rejects by reason);
-    ``rejects_dir`` holds the step's rejects Parquet, where the example input is read.
+    ``example(reason)`` returns one rejected document with that reason ({uri, detail}) or None.
     """
     budget = budget or FailureBudget()
     for part, c in counts.items():
@@ -98,7 +82,7 @@ def check(step: str, counts: dict[str, dict[str, Any]], rejects_dir: str, budget
         total = sum(errors.values())
         top, top_n = min(errors.items(), key=lambda kv: (-kv[1], kv[0]))
         try:
-            ex = example_reject(rejects_dir, top)
+            ex = example(top)
         except Exception as e:  # noqa: BLE001 - the budget verdict matters more than the example
             ex = {"uri": f"(rejects unreadable: {type(e).__name__})", "detail": ""}
         example = "no example found"

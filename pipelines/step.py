@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 import curate
+from curate import budget
 from curate.io import checksums, files
 from curate.io.folder import Folder
 from curate.schema import REJECT_SCHEMA
@@ -160,6 +161,22 @@ def check_count_law(counts: dict[str, Any], where: str) -> None:
             )
 
 
+def first_reject(rejects_dir: str, reason: str) -> dict[str, Any] | None:
+    """The first rejected document with ``reason`` in a step's rejects Parquet ({uri, reason, detail})."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from curate.pipelines.shards import list_shards
+
+    for path in list_shards(rejects_dir):
+        with FileSystems.open(path) as f:
+            table = pq.read_table(f, columns=["uri", "reason", "detail"])
+        hits = table.filter(pc.equal(table["reason"], reason))
+        if hits.num_rows:
+            return hits.slice(0, 1).to_pylist()[0]
+    return None
+
+
 def _write_json(path: str, value: Any) -> None:
     files.write_atomic(path, json.dumps(value, indent=2, sort_keys=True).encode())
 
@@ -229,9 +246,8 @@ def run_step(
             FileSystems.delete([spool])
     counts = json.loads(files.read_bytes(FileSystems.join(work, "_counts.json")))
     check_count_law(counts, f"step {name}")
-    from curate import budget  # error:* rejects over the failure budget stop the step, uncommitted
 
-    budget.check(name, counts, FileSystems.join(work, "rejects"), failure_budget)
+    budget.check(name, counts, lambda reason: first_reject(FileSystems.join(work, "rejects"), reason), failure_budget)
     stats = {}
     for sname in graph.stats:
         spath = FileSystems.join(work, f"_stats_{sname}.json")

@@ -244,15 +244,131 @@ def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
 mix.help = inspect.cleandoc(mix.help or "") + "\n\n" + BEAM_HELP
 
 
+def _absolute_data_path(directory: str) -> str:
+    """Megatron's ``--data-path`` of DIRECTORY's blend.json with each prefix made absolute
+    (blend.json's are relative to its folder); the same string as the stage manifest's
+    ``mix.data_path_abs``."""
+    import json
+
+    from curate.io import files
+    from curate.mixtures.blend import FILENAME, parse_blend
+
+    path = files.join(directory, FILENAME)
+    if not files.exists(path):
+        raise click.ClickException(f"no {FILENAME} in {directory}: run `curate run` or `curate mix` first")
+    try:
+        blend = parse_blend(json.loads(files.read_bytes(path)), path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    base = (directory if files.is_remote(directory) else os.path.abspath(directory)).rstrip("/")
+    items = blend.data_path_items()
+    pairs = zip(items[0::2], items[1::2])
+    return " ".join(f"{w} {p if p.startswith('/') or files.is_remote(p) else f'{base}/{p}'}" for w, p in pairs)
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-def report(directory: str) -> None:
-    """Print a summary of the mixture in DIRECTORY (a stage output with report.json)."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print report.json's summary as JSON (for scripts): nothing else goes to stdout.")
+@click.option("--absolute", is_flag=True,
+              help="Give Megatron's --data-path with absolute shard prefixes (blend.json's are relative to DIRECTORY).")
+def report(directory: str, as_json: bool, absolute: bool) -> None:
+    """Print a summary of the mixture in DIRECTORY (a stage output with report.json).
+
+    The last line is Megatron's --data-path, on one line whatever the terminal width.
+    """
+    import json
+
+    from curate.io import files
+
+    if not files.exists(files.join(directory, "report.json")):
+        raise click.ClickException(f"no report.json in {directory}: run `curate run` or `curate mix` first")
+    data_path = _absolute_data_path(directory) if absolute else None
+    if as_json:
+        try:
+            summary = json.loads(files.read_bytes(files.join(directory, "report.json")))["summary"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise click.ClickException(f"{files.join(directory, 'report.json')} has no readable summary: {e}") from None
+        if data_path:
+            summary["data_path"] = data_path
+        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
     from curate.mixtures.report import print_summary
 
-    if not os.path.exists(os.path.join(directory, "report.json")):
-        raise click.ClickException(f"no report.json in {directory}: run `curate run` or `curate mix` first")
-    print_summary(directory)
+    print_summary(directory, data_path=data_path)
+
+
+SHOW_TEXT_CHARS = 800  # characters of each document's text that `curate show` prints
+
+
+def _show_record(rec: dict, rejects: bool) -> str:
+    def val(v):
+        return "-" if v is None or v == "" else str(v)
+
+    lang = val(rec.get("lang")) + (f" ({rec['lang_score']:.2f})" if rec.get("lang_score") is not None else "")
+    lines = [f"id {rec['id']}",
+             f"source {val(rec.get('source'))} · uri {val(rec.get('uri'))} · lang {lang} · domain {val(rec.get('domain'))}"]
+    scores = rec.get("scores") or {}
+    lines.append("scores " + (", ".join(f"{k} {v:.4g}" for k, v in sorted(scores.items())) or "-"))
+    if rejects:
+        lines.append(f"reason {val(rec.get('reason'))} · step {val(rec.get('step'))}")
+        lines.append(f"detail {val(rec.get('detail'))}")
+    text = rec.get("text") or ""
+    lines.append("-" * 40)
+    lines.append(text[:SHOW_TEXT_CHARS])
+    if len(text) > SHOW_TEXT_CHARS:
+        lines.append(f"… {len(text) - SHOW_TEXT_CHARS:,} more characters")
+    return "\n".join(lines) + "\n"
+
+
+@cli.command()
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("-n", "limit", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Show at most this many (0: all).")
+@click.option("--rejects", is_flag=True, help="Show the rejected documents (PATH/rejects/) instead of the kept ones.")
+@click.option("--reason", default=None, help="Only rejects whose reason starts with this (e.g. filter:lang, dedup:); implies --rejects.")
+@click.option("--source", default=None, help="Only documents of this source.")
+def show(path: str, limit: int, rejects: bool, reason: str | None, source: str | None) -> None:
+    """Print documents of a step output PATH (extract, dedup or filter: PATH/docs/*.parquet), or its
+    rejects with --rejects: id, source, uri, lang, domain, scores, reason and detail for rejects,
+    and the first 800 characters of the text, in shard order."""
+    from curate.io import files
+    from curate.pipelines.shards import ShardError, list_shards, read_shard
+    from curate.pipelines.step import load_manifest
+
+    rejects = rejects or reason is not None
+    manifest = load_manifest(path) if files.is_dir(path) else None
+    if manifest is None or not files.is_dir(files.join(path, "docs")):
+        steps = [s.get("dir") for s in (manifest or {}).get("steps") or [] if s.get("dir")]
+        if steps:
+            raise click.ClickException(f"{path} is a stage output, not a step output; its steps: {', '.join(steps)}")
+        raise click.ClickException(f"{path} is not a step output (no manifest.json and docs/ in it): "
+                                   "give a step folder, e.g. one of _steps/*")
+    kind = "rejects" if rejects else "docs"
+    folder = files.join(path, kind)
+    shown, more = 0, False
+    try:
+        for shard in list_shards(folder):
+            for rec in read_shard(shard):
+                if source is not None and rec.get("source") != source:
+                    continue
+                if reason is not None and not (rec.get("reason") or "").startswith(reason):
+                    continue
+                if limit and shown == limit:
+                    more = True
+                    break
+                click.echo(_show_record(rec, rejects))
+                shown += 1
+            if more:
+                break
+    except ShardError as e:
+        raise click.ClickException(str(e)) from None
+    what = "rejects" if rejects else "documents"
+    filters = "".join(f" with {k} {v}" for k, v in (("source", source), ("reason starting", reason)) if v is not None)
+    if not shown:
+        click.echo(f"no {what} in {folder}{filters}")
+    elif more:
+        click.echo(f"{shown} {what} shown; more match (-n 0 shows all)")
 
 
 @cli.command()

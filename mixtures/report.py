@@ -384,8 +384,13 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 
 # ---------------------------------------------------------------- terminal
 
-def print_summary(directory: str, console=None) -> dict:
-    """Print the mixture summary of ``directory`` (a stage or mix output with report.json) with rich."""
+def print_summary(directory: str, console=None, data_path: str | None = None) -> dict:
+    """Print the mixture summary of ``directory`` (a stage or mix output with report.json) with rich.
+
+    The last line is Megatron's ``--data-path`` (``data_path`` when given, e.g. with absolute
+    prefixes, else the report's, relative to ``directory``), never wrapped: it is meant to be
+    copied whole, whatever the terminal width.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -433,5 +438,6 @@ def print_summary(directory: str, console=None) -> dict:
     if jd:
         console.print(f"LM vs rules: rules drop/model keeps {jd.get('rules_drop_lm_keep', 0):,}, "
                       f"rules keep/model drops {jd.get('rules_keep_lm_drop', 0):,}")
-    console.print(f"Megatron: --data-path {s['data_path']}")
+    console.print(f"Megatron: --data-path {data_path or s['data_path']}", soft_wrap=True, markup=False,
+                  highlight=False, crop=False)
     return report

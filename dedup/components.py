@@ -49,6 +49,10 @@ def node_id(node: str) -> str:
     return node.split("|", 2)[2]
 
 
+class ComponentsNotConverged(RuntimeError):
+    """Large-star/small-star did not reach stars within ``cc_rounds``."""
+
+
 def large_star(u: str, neighbors: Iterable[str]) -> list[tuple[str, str]]:
     """Edges (v, m) for every neighbor v > u, m = min of u and its neighbors."""
     nb = set(neighbors)
@@ -76,6 +80,12 @@ def finalize(u: str, neighbors: Iterable[str]) -> tuple[str, bool]:
     if not smaller:
         return u, True
     return min(smaller), len(nb) == 1
+
+
+def centers(nodes: Iterable[str]) -> list[tuple[str, str]]:
+    """A component's nodes → (document id, id of the component's smallest node: the survivor) for each."""
+    nodes = sorted(set(nodes))
+    return [(node_id(n), node_id(nodes[0])) for n in nodes]
 
 
 def star_rounds(edges: Iterable[tuple[str, str]], rounds: int) -> tuple[dict[str, str], int]:

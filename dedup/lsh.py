@@ -1,4 +1,4 @@
-"""LSH banding: parameters from the threshold, band keys per document, candidate edges.
+"""LSH banding: parameters from the threshold, band keys per document, keys shared by documents.
 
 Bands and rows come from datasketch's own optimal-parameter rule (``datasketch.lsh._optimal_param``:
 minimize the weighted false-positive + false-negative areas of the S-curve), so they are the
@@ -11,10 +11,12 @@ documents travels as a few arrays per bucket instead of one Beam element per ban
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Iterator
 
 import numpy as np
 
 from curate.dedup.minhash import fmix64
+from curate.dedup.partition import split
 
 _BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
 
@@ -52,16 +54,30 @@ def split_by_bucket(keys: np.ndarray, nodes: list[str], num_buckets: int):
     """Yield (bucket, (keys uint64[], nodes list)) for every non-empty bucket of a batch.
 
     ``keys`` is (N, bands); ``nodes`` names the N documents. One output per bucket, not per key.
+    The bucket view of ``partition.split``, the split the step's spools are written with.
     """
     flat = keys.reshape(-1)
     owner = np.repeat(np.arange(len(nodes)), keys.shape[1])
-    bk = bucket_of(flat, num_buckets)
-    order = np.argsort(bk, kind="stable")
-    bk_sorted = bk[order]
-    cuts = np.flatnonzero(np.diff(bk_sorted)) + 1
-    for seg in np.split(order, cuts):
-        if len(seg):
-            yield int(bk[seg[0]]), (flat[seg], [nodes[i] for i in owner[seg]])
+    for b, seg in split(bucket_of(flat, num_buckets)):
+        yield b, (flat[seg], [nodes[i] for i in owner[seg]])
+
+
+def shared_keys(keys: np.ndarray, members: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(key, its sorted distinct members) for every key shared by ≥ 2 distinct members, in key order.
+
+    ``keys[i]`` is a band key held by ``members[i]`` (a node handle, or any sortable name).
+    """
+    if len(keys) < 2:
+        return
+    order = np.lexsort((members, keys))
+    ks, ms = keys[order], members[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    ends = np.r_[starts[1:], len(ks)]
+    multi = ends - starts > 1
+    for s, e in zip(starts[multi].tolist(), ends[multi].tolist()):
+        g = np.unique(ms[s:e])
+        if len(g) > 1:
+            yield int(ks[s]), g
 
 
 def bucket_edges(parts) -> set[tuple[str, str]]:
@@ -69,27 +85,17 @@ def bucket_edges(parts) -> set[tuple[str, str]]:
 
     ``parts`` are the (keys, nodes) pieces of one bucket. A key shared by k documents gives
     k-1 edges to its smallest node (not k(k-1)/2 pairs): the same components, linear size.
+    The in-memory view of ``shared_keys``, which the step's key groups (``candidates``) are made by.
     """
     parts = list(parts)
     if not parts:
         return set()
     keys = np.concatenate([k for k, _ in parts])
-    nodes = [n for _, ns in parts for n in ns]
-    order = np.argsort(keys, kind="stable")
-    ks = keys[order]
+    nodes = np.array([n for _, ns in parts for n in ns], dtype=str)
     edges: set[tuple[str, str]] = set()
-    same = np.flatnonzero(ks[1:] == ks[:-1])
-    if not len(same):
-        return edges
-    # Runs of equal keys: start where the previous element differs.
-    run_starts = same[np.r_[True, np.diff(same) > 1]]
-    for s in run_starts:
-        e = s + 1
-        while e < len(ks) and ks[e] == ks[s]:
-            e += 1
-        group = sorted({nodes[i] for i in order[s:e]})
-        for other in group[1:]:
-            edges.add((group[0], other))
+    for _, group in shared_keys(keys, nodes):
+        group = group.tolist()
+        edges.update((group[0], other) for other in group[1:])
     return edges
 
 

@@ -1,14 +1,17 @@
 """Dedup: exact, then MinHash LSH near-duplicates, global over every input document.
 
-    docs ─ batches ─ normalize, node, fingerprint, signature ─ spool files per kind and partition:
-      ├─ exact (hash, node, fp) ─ GroupByKey(paths) ─ exact groups ─ excluded dups ─┐ (side input)
-      ├─ bands (key, handle) ─── GroupByKey(paths) ─ key groups (exact dups left out) ◄┘ ─ members ─┐
-      └─ nodes (handle, node, signature) ──────────── CoGroupByKey(partition) ◄─────────────────────┘
+    Deduplicate = FirstPass → ExactGroups → Candidates → Clusters → Decisions → ApplyDecisions → Stats
+
+    docs ─ FirstPass: batches ─ normalize, node, fingerprint, signature ─ spool files per kind and partition:
+      ├─ exact (key, node, fp) ─ ExactGroups: GroupByKey(paths) ─ exact groups ─ excluded dups ─┐ (side input)
+      ├─ bands (key, handle) ─── Candidates: GroupByKey(paths) ─ key groups (exact dups left out) ◄┘ ─ members ─┐
+      └─ nodes (handle, node, signature) ─────── CoGroupByKey(partition) ◄────────────────────────────────────┘
            ─ GroupByKey(group) ─ star edges, verified ─ GroupByKey(edge) ─ distinct edges (handles)
-           ─ [large-star ─ small-star] × cc_rounds ─ finalize ─ smallest node per component ─ centers
-    CoGroupByKey(id): centers + exact groups ─ decisions (removed docs, kept members of clusters)
-    reread docs ─ apply decisions (AsDict side input) ─ docs / rejects
+      Clusters: [large-star ─ small-star] × cc_rounds ─ finalize ─ smallest node per component ─ centers
+    Decisions: CoGroupByKey(id): centers + exact groups ─ decisions (removed docs, kept members of clusters)
+    ApplyDecisions: reread docs ─ apply decisions (AsDict side input) ─ docs / rejects
                     └─ identical copies of an exact survivor ─ GroupByKey ─ keep one ─ docs / rejects
+    Stats: cluster sizes ─ histogram, largest clusters, candidate/verified edges, convergence
 
 Only slim records cross a shuffle: the first pass spools them to files (only file paths are
 grouped), each partition's files are read and deleted by the step that needs them, and what
@@ -17,63 +20,48 @@ decisions. Documents are read twice (``reread``): the second read applies the de
 without a shuffle. Clusters are independent of bundling and worker count: every step is
 set- and min-based.
 
-``dup_cluster``: the id of the document kept for the cluster (exact and near duplicates
-together), on the kept document and on every reject of that cluster; None for a document
-with no duplicate. Reject ``detail``: for ``dedup:exact`` the id of the identical-text
-survivor, for ``dedup:minhash`` the id of the kept document of the cluster.
+The transforms here only move data; what is computed is in ``curate.dedup``: ``exact``
+(exact groups), ``candidates`` (key groups, their nodes), ``edges`` (star edges by estimated
+Jaccard), ``components`` (large-star/small-star, centers), ``decisions`` (keep/drop, with
+``dup_cluster`` and reject details), ``cluster_sizes`` (the stats), ``partition`` and
+``fingerprints`` (where records go, what they are named by).
 """
 
 from __future__ import annotations
 
-import hashlib
-import heapq
-import json
 import tempfile
 import uuid
-from dataclasses import replace
-from typing import Any
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 
-from curate.dedup.components import finalize, large_star, node_id, node_key, small_star
+from curate.dedup import candidates, cluster_sizes, decisions, edges, partition
+from curate.dedup.components import ComponentsNotConverged, centers, finalize, large_star, node_id, node_key, small_star
 from curate.dedup.config import DedupConfig
-from curate.dedup.lsh import band_keys, bucket_of, estimated_jaccard
-from curate.dedup.normalize import exact_digest, normalize
+from curate.dedup.exact import exact_groups, exact_key, near_excluded
+from curate.dedup.fingerprints import fingerprint, handle, handles
+from curate.dedup.lsh import band_keys, bucket_of
+from curate.dedup.normalize import normalize
+from curate.dedup.partition import partitions
 from curate.dedup.stats import ClusterStats
 from curate.io import files
-from curate.schema import make_reject
 
-STEP = "dedup"
-SPOOL_ROWS = 1000  # spool rows buffered per partition before a write
+STEP = decisions.STEP
 
-
-class ComponentsNotConverged(RuntimeError):
-    """Large-star/small-star did not reach stars within ``cc_rounds``."""
+__all__ = ["Deduplicate", "Components", "ComponentsNotConverged", "STEP"]
 
 
-def partitions(cfg: DedupConfig) -> int:
-    """Exact-hash buckets and spool partitions: one holds ≈ 16·docs/buckets records."""
-    return max(1, cfg.buckets // 16)
+def _tagged(outcomes, main: str = "docs"):
+    """(tag, value) outcomes of a kernel → the main output and tagged outputs."""
+    for tag, value in outcomes:
+        yield value if tag == main else TaggedOutput(tag, value)
 
 
-def fingerprint(doc: dict) -> bytes:
-    """8 bytes of BLAKE2b over text and uri: tells apart same-ranked copies in an exact group."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update((doc.get("text") or "").encode("utf-8", "surrogatepass"))
-    h.update(b"\x00" + (doc.get("uri") or "").encode("utf-8", "surrogatepass"))
-    return h.digest()
-
-
-def handle(node: str) -> int:
-    """63-bit handle of a node name (what band keys carry instead of the name; fits an int64 coder)."""
-    return int.from_bytes(hashlib.blake2b(node.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little") >> 1
-
-
-# -- first pass: slim records, spooled ------------------------------------------------------------
+# -- spools ----------------------------------------------------------------------------------
 EXACT_SCHEMA = pa.schema([("ek", pa.binary(16)), ("node", pa.string()), ("fp", pa.binary(8))])
 BANDS_SCHEMA = pa.schema([("key", pa.uint64()), ("handle", pa.uint64())])
 
@@ -94,11 +82,29 @@ def read_spools(paths) -> pa.Table | None:
     return pa.concat_tables(tables) if tables else None
 
 
-class _FirstPass(beam.DoFn):
+def _remove_spool(path: str, *_done) -> None:
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+
+
+def _spool_root(pipeline: beam.Pipeline) -> str:
+    """A fresh folder for signature spools: under --temp_location when set, else the local temp dir."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
+
+    temp = pipeline.options.view_as(GoogleCloudOptions).temp_location if pipeline.options else None
+    if temp:
+        root = FileSystems.join(temp, f"curate-dedup-{uuid.uuid4().hex}")
+        files.makedirs(root)
+        return root
+    return tempfile.mkdtemp(prefix="curate-dedup-")
+
+
+# -- first pass: slim records, spooled ------------------------------------------------------------
+class _SpoolRecords(beam.DoFn):
     """A batch of documents → slim records appended to spool files per kind and partition.
 
-    Kinds: "exact" (16-byte ``exact_digest`` of the text, node, fingerprint), "bands" (band
-    key, node handle; partitioned by the key's bucket), "nodes" (handle, node, signature).
+    Kinds: "exact" (16-byte ``exact_key``, node, fingerprint), "bands" (band key, node
+    handle; partitioned by the key's bucket), "nodes" (handle, node, signature).
     Only (partition, spool file) pairs leave the DoFn, once per bundle, kind and partition.
     """
 
@@ -124,12 +130,7 @@ class _FirstPass(beam.DoFn):
 
     def _write(self, kind: str, columns: list, part: np.ndarray) -> None:
         batch = pa.record_batch(columns, schema=self.schemas[kind])
-        order = np.argsort(part, kind="stable")
-        cuts = np.flatnonzero(np.diff(part[order])) + 1
-        for seg in np.split(order, cuts):
-            if not len(seg):
-                continue
-            p = int(part[seg[0]])
+        for p, seg in partition.split(part):
             if (kind, p) not in self._writers:
                 path = FileSystems.join(self.spool_dir, f"{kind}-{p:05d}-{self._bundle}.arrow")
                 f = FileSystems.create(path)
@@ -144,70 +145,91 @@ class _FirstPass(beam.DoFn):
                 continue
             node = node_key(doc, self.quality_key)
             if c.exact:  # keyed on exact_normalize (meaning kept), not the MinHash normalization
-                eks.append(exact_digest(doc.get("text")))
+                eks.append(exact_key(doc))
                 enodes.append(node)
                 fps.append(fingerprint(doc))
             if c.minhash:
                 nodes.append(node)
                 hashes.append(self.hasher.shingle_hashes(norm))
         if eks:
-            part = np.array([int.from_bytes(k[:8], "little") % self.parts for k in eks])
-            self._write("exact", [pa.array(eks, pa.binary(16)), pa.array(enodes), pa.array(fps, pa.binary(8))], part)
+            self._write("exact", [pa.array(eks, pa.binary(16)), pa.array(enodes), pa.array(fps, pa.binary(8))],
+                        partition.of_exact_keys(eks, self.parts))
         if nodes:
             sigs = self.hasher.signatures_from_hashes(hashes)
-            handles = np.array([handle(n) for n in nodes], dtype=np.uint64)
+            hs = handles(nodes)
             keys = band_keys(sigs, self.bands, self.rows).reshape(-1)
-            self._write("bands", [pa.array(keys), pa.array(np.repeat(handles, self.bands))],
-                        bucket_of(keys, c.buckets) % self.parts)
-            cols = [pa.array(handles), pa.array(nodes)]
+            self._write("bands", [pa.array(keys), pa.array(np.repeat(hs, self.bands))],
+                        partition.of_buckets(bucket_of(keys, c.buckets), self.parts))
+            cols = [pa.array(hs), pa.array(nodes)]
             if c.verify:
                 cols.append(pa.array([s.tobytes() for s in sigs], pa.binary()))
-            self._write("nodes", cols, (handles % np.uint64(self.parts)).astype(np.int64))
+            self._write("nodes", cols, partition.of_handles(hs, self.parts))
 
     def finish_bundle(self):
         for (kind, p), (path, f, writer) in sorted(self._writers.items()):
             writer.close()
             f.close()
-            yield beam.pvalue.TaggedOutput(kind, GlobalWindows.windowed_value((p, path)))
+            yield TaggedOutput(kind, GlobalWindows.windowed_value((p, path)))
         self._writers = {}
 
 
-# -- exact ---------------------------------------------------------------------------------
-def _exact_groups(element, minhash: bool):
-    """One partition's exact records → (survivor id, (node, fingerprint, dups)) per exact group.
+class FirstPass(beam.PTransform):
+    """Documents → spooled (partition, file) per kind: "exact", "bands", "nodes"."""
 
-    The survivor is the smallest (node, fingerprint): the survivor rule, then a content hash
-    for same-ranked copies. "excluded": handles of the duplicates, left out of MinHash.
-    """
+    def __init__(self, cfg: DedupConfig, quality_key: str | None, spool: str):
+        super().__init__()
+        self.cfg, self.quality_key, self.spool = cfg, quality_key, spool
+
+    def expand(self, docs):
+        c = self.cfg
+        return (
+            docs
+            | "Batch" >> beam.BatchElements(min_batch_size=min(64, c.batch_size), max_batch_size=c.batch_size)
+            | "Spool" >> beam.ParDo(_SpoolRecords(c, self.quality_key, self.spool)).with_outputs("exact", "bands", "nodes")
+        )
+
+
+# -- exact ---------------------------------------------------------------------------------
+def _exact_partition(element, minhash: bool):
+    """One partition's exact records → (survivor id, (node, fingerprint, dups)) per exact group;
+    "excluded": handles of the duplicates, left out of MinHash; "done": the files are read."""
     _, paths = element
     t = read_spools(paths)
-    yield beam.pvalue.TaggedOutput("done", 1)
+    yield TaggedOutput("done", 1)
     if t is None:
         return
-    recs = sorted(zip(*(t.column(n).to_pylist() for n in ("ek", "node", "fp"))))
     excluded = set()
-    i = 0
-    while i < len(recs):
-        j = i + 1
-        while j < len(recs) and recs[j][0] == recs[i][0]:
-            j += 1
-        if j - i > 1:
-            _, s_node, s_fp = recs[i]
-            yield node_id(s_node), (s_node, s_fp, tuple((node_id(n), n, f) for _, n, f in recs[i + 1: j]))
-            if minhash:
-                excluded.update(handle(n) for _, n, _ in recs[i + 1: j] if n != s_node)
-        i = j
+    for g in exact_groups(zip(*(t.column(n).to_pylist() for n in ("ek", "node", "fp")))):
+        yield node_id(g.node), (g.node, g.fp, tuple((node_id(n), n, f) for n, f in g.dups))
+        if minhash:
+            excluded |= near_excluded(g)
     if excluded:
-        yield beam.pvalue.TaggedOutput("excluded", np.array(sorted(excluded), dtype=np.uint64))
+        yield TaggedOutput("excluded", np.array(sorted(excluded), dtype=np.uint64))
+
+
+class ExactGroups(beam.PTransform):
+    """Exact spools → {"groups": (survivor id, group), "excluded": handle arrays, "done": [1 per partition]}."""
+
+    def __init__(self, cfg: DedupConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, spools):
+        p = spools.pipeline
+        if not self.cfg.exact:
+            return {"groups": p | "NoGroups" >> beam.Create([]), "excluded": p | "NoExcluded" >> beam.Create([]),
+                    "done": []}
+        ex = (
+            spools
+            | "GroupExact" >> beam.GroupByKey()
+            | "Groups" >> beam.FlatMap(_exact_partition, self.cfg.minhash).with_outputs("excluded", "done", main="groups")
+        )
+        return {"groups": ex.groups, "excluded": ex.excluded, "done": [ex.done]}
 
 
 # -- candidates, verification ---------------------------------------------------------------
 class _KeyGroups(beam.DoFn):
-    """One partition's band keys → distinct groups of handles sharing a key, as members per partition.
-
-    Output (node partition, (handles, group ids, buckets)): a group id is a hash of the
-    group's sorted handles, the bucket that of the band key it was found by.
-    """
+    """One partition's band keys → distinct groups of handles sharing a key, as members per partition."""
 
     def __init__(self, parts: int, buckets: int):
         self.parts = parts
@@ -216,37 +238,12 @@ class _KeyGroups(beam.DoFn):
     def process(self, element, excluded):
         _, paths = element
         t = read_spools(paths)
-        yield beam.pvalue.TaggedOutput("done", 1)
+        yield TaggedOutput("done", 1)
         if t is None:
             return
-        keys, hs = t.column("key").to_numpy(), t.column("handle").to_numpy()
-        if excluded:
-            keep = ~np.isin(hs, np.concatenate(list(excluded)))
-            keys, hs = keys[keep], hs[keep]
-        order = np.lexsort((hs, keys))
-        ks, hs = keys[order], hs[order]
-        if len(ks) < 2:
-            return
-        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-        ends = np.r_[starts[1:], len(ks)]
-        multi = ends - starts > 1
-        found: dict[bytes, set] = {}
-        for s, e in zip(starts[multi].tolist(), ends[multi].tolist()):
-            g = np.unique(hs[s:e])
-            if len(g) > 1:
-                found.setdefault(g.tobytes(), set()).add(int(bucket_of(ks[s: s + 1], self.buckets)[0]))
-        out: dict[int, tuple[list, list, list]] = {}
-        for g in sorted(found):
-            gid = int.from_bytes(hashlib.blake2b(g, digest_size=8).digest(), "little") >> 1
-            for h in np.frombuffer(g, dtype=np.uint64).tolist():
-                hl, gl, bl = out.setdefault(h % self.parts, ([], [], []))
-                for b in sorted(found[g]):
-                    hl.append(h)
-                    gl.append(gid)
-                    bl.append(b)
-        for p in sorted(out):
-            hl, gl, bl = out[p]
-            yield p, (np.array(hl, dtype=np.uint64), np.array(gl, dtype=np.uint64), np.array(bl, dtype=np.int64))
+        found = candidates.key_groups(t.column("key").to_numpy(), t.column("handle").to_numpy(), self.buckets,
+                                      np.concatenate(list(excluded)) if excluded else None)
+        yield from candidates.members_by_partition(found, self.parts)
 
 
 class _Resolve(beam.DoFn):
@@ -257,78 +254,62 @@ class _Resolve(beam.DoFn):
 
     def process(self, element):
         _, g = element
-        need: dict[int, dict[int, set]] = {}
-        for hs, gids, buckets in g["member"]:
-            for h, gid, b in zip(hs.tolist(), gids.tolist(), buckets.tolist()):
-                need.setdefault(h, {}).setdefault(gid, set()).add(b)
+        need = candidates.wanted(g["member"])
         t = read_spools(g["spool"])
-        yield beam.pvalue.TaggedOutput("done", 1)
+        yield TaggedOutput("done", 1)
         if t is None or not need:
             return
-        idx = np.flatnonzero(np.isin(t.column("handle").to_numpy(), np.array(sorted(need), dtype=np.uint64)))
-        t = t.take(pa.array(idx))
+        t = t.take(pa.array(candidates.rows_wanted(need, t.column("handle").to_numpy())))
         sigs = t.column("sig").to_pylist() if self.verify else [b""] * t.num_rows
-        rows: dict[int, dict[str, bytes]] = {}
-        for h, n, s in zip(t.column("handle").to_pylist(), t.column("node").to_pylist(), sigs):
-            cur = rows.setdefault(h, {})
-            if n not in cur or s < cur[n]:  # the same node twice: a fixed choice
-                cur[n] = s
-        for h in sorted(need):
-            for gid, buckets in sorted(need[h].items()):
-                for n, s in sorted(rows.get(h, {}).items()):
-                    yield gid, (n, s, tuple(sorted(buckets)))
+        yield from candidates.resolve(need, t.column("handle").to_pylist(), t.column("node").to_pylist(), sigs)
 
 
-def _group_edges(element, verify: bool, threshold: float):
-    """A group's nodes → star edges ((smallest node, other), (buckets, verified?))."""
+def _star_edges(element, verify: bool, threshold: float):
     _, members = element
-    sig: dict[str, bytes] = {}
-    buckets: set = set()
-    for n, s, bs in members:
-        sig[n] = min(s, sig.get(n, s))
-        buckets.update(bs)
-    nodes = sorted(sig)
-    if len(nodes) < 2:
-        return
-    a, bs = nodes[0], tuple(sorted(buckets))
-    sa = np.frombuffer(sig[a], dtype=np.uint32)
-    for b in nodes[1:]:
-        ok = not verify or estimated_jaccard(sa, np.frombuffer(sig[b], dtype=np.uint32)) >= threshold
-        yield (a, b), (bs, ok)
+    return edges.star_edges(members, verify, threshold)
 
 
 def _distinct_edge(element, verify: bool):
-    """An edge with its buckets → the edge as handles if verified, and its two (handle, node);
-    "count": the candidates it stands for (with verification a distinct pair; without, a pair
-    per bucket it was found in).
-    """
-    (a, b), vals = element
-    buckets, ok = set(), False
-    for bs, k in vals:
-        buckets.update(bs)
-        ok = ok or k
-    yield beam.pvalue.TaggedOutput("count", 1 if verify else len(buckets))
+    """An edge with what it was found with → the edge as handles if verified, and its two
+    (handle, node) as "node"; "count": the candidates it stands for."""
+    (a, b), found = element
+    count, ok = edges.merge_edge(found, verify)
+    yield TaggedOutput("count", count)
     if ok:
         ha, hb = handle(a), handle(b)
         yield ha, hb
-        yield beam.pvalue.TaggedOutput("node", (ha, a))
-        yield beam.pvalue.TaggedOutput("node", (hb, b))
+        yield TaggedOutput("node", (ha, a))
+        yield TaggedOutput("node", (hb, b))
 
 
-def _component_of(element):
-    """A handle with its component label (the smallest handle) and node → (label, node)."""
-    _, g = element
-    for label in set(g["label"]):
-        for node in set(g["node"]):
-            yield label, node
+class Candidates(beam.PTransform):
+    """{"bands", "nodes" spools, "excluded"} → {"edges" (handles), "node" (handle, node), "count", "done"}."""
 
+    def __init__(self, cfg: DedupConfig):
+        super().__init__()
+        self.cfg = cfg
 
-def _centers(element):
-    """A component's nodes → (document id, id of the component's smallest node) for each."""
-    _, nodes = element
-    nodes = sorted(set(nodes))
-    for n in nodes:
-        yield node_id(n), node_id(nodes[0])
+    def expand(self, inputs):
+        c = self.cfg
+        kg = (
+            inputs["bands"]
+            | "GroupBands" >> beam.GroupByKey()
+            | "KeyGroups" >> beam.ParDo(_KeyGroups(partitions(c), c.buckets), AsList(inputs["excluded"])).with_outputs(
+                "done", main="members")
+        )
+        res = (
+            {"member": kg.members, "spool": inputs["nodes"]}
+            | "JoinNodes" >> beam.CoGroupByKey()
+            | "Resolve" >> beam.ParDo(_Resolve(c.verify)).with_outputs("done", main="nodes")
+        )
+        cand = (
+            res.nodes
+            | "GroupNodes" >> beam.GroupByKey()
+            | "StarEdges" >> beam.FlatMap(_star_edges, c.verify, c.threshold)
+            | "GroupEdges" >> beam.GroupByKey()
+            | "DistinctEdges" >> beam.FlatMap(_distinct_edge, c.verify).with_outputs("count", "node", main="edges")
+        )
+        return {"edges": cand.edges, "node": cand.node, "count": cand.count, "done": [kg.done, res.done]}
 
 
 # -- connected components ------------------------------------------------------------------
@@ -354,7 +335,7 @@ def _finalize(element, to_id: bool):
     u, nb = element
     center, ok = finalize(u, nb)
     if not ok:
-        yield beam.pvalue.TaggedOutput("bad", 1)
+        yield TaggedOutput("bad", 1)
     yield (node_id(u), node_id(center)) if to_id else (u, center)
 
 
@@ -386,62 +367,91 @@ class Components(beam.PTransform):
         return {"labels": fin.labels, "violations": bad}
 
 
+def _component_of(element):
+    """A handle with its component label (the smallest handle) and node → (label, node)."""
+    _, g = element
+    for label in set(g["label"]):
+        for node in set(g["node"]):
+            yield label, node
+
+
+def _centers(element):
+    _, nodes = element
+    return centers(nodes)
+
+
+class Clusters(beam.PTransform):
+    """Candidate edges (handles) + their nodes → {"centers": (id, center id), "violations"}.
+
+    Components run on 64-bit handles (compact in every round); the center is then the
+    smallest node name of each component, as large-star/small-star on names gives.
+    """
+
+    def __init__(self, rounds: int):
+        super().__init__()
+        self.rounds = rounds
+
+    def expand(self, cand):
+        comp = cand["edges"] | "Components" >> Components(self.rounds)
+        found = (
+            {"label": comp["labels"], "node": cand["node"]}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "ComponentOf" >> beam.FlatMap(_component_of)
+            | "GroupComponents" >> beam.GroupByKey()
+            | "Centers" >> beam.FlatMap(_centers)
+        )
+        return {"centers": found, "violations": comp["violations"]}
+
+
+class NearDuplicates(beam.PTransform):
+    """Band and node spools, exact dups left out → Candidates → Clusters, with the counts the stats need.
+
+    {"centers", "candidates" (one int), "verified" (one int, or None without verification),
+    "violations" (one int), "done"}; without MinHash, no centers and zero counts.
+    """
+
+    def __init__(self, cfg: DedupConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def expand(self, inputs):
+        c, p = self.cfg, inputs["bands"].pipeline
+        if not c.minhash:
+            return {"centers": p | "NoCenters" >> beam.Create([]), "candidates": p | "NoCandidates" >> beam.Create([0]),
+                    "verified": p | "NoVerified" >> beam.Create([None]),
+                    "violations": p | "NoViolations" >> beam.Create([0]), "done": []}
+        cand = inputs | "Candidates" >> Candidates(c)
+        clusters = {"edges": cand["edges"], "node": cand["node"]} | "Clusters" >> Clusters(c.cc_rounds)
+        if c.verify:
+            verified = cand["edges"] | "CountVerified" >> beam.combiners.Count.Globally()
+        else:
+            verified = p | "NoVerify" >> beam.Create([None])
+        return {"centers": clusters["centers"], "candidates": cand["count"] | "CountCandidates" >> beam.CombineGlobally(sum),
+                "verified": verified, "violations": clusters["violations"], "done": cand["done"]}
+
+
 # -- decisions and their application -----------------------------------------------------------
 def _decide(element):
-    """Key = an id with a component center or exact duplicates → decisions keyed by document id.
-
-    ("id", (center, cluster)) for the id itself; ("exact", ((node, fingerprint), (survivor,
-    cluster))) for each exact duplicate; ("copies", (node, fingerprint)) when the survivor's
-    own record occurs more than once (identical copies: one is kept).
-    """
     doc_id, g = element
-    centers, groups = sorted(g["center"]), sorted(g["exact"])
-    center = centers[0] if centers else doc_id
-    cluster = center if centers or groups else None
-    yield doc_id, ("id", (center, cluster))
-    for s_node, s_fp, dups in groups:
-        for d_id, d_node, d_fp in dups:
-            if (d_node, d_fp) == (s_node, s_fp):
-                yield doc_id, ("copies", (s_node, s_fp))
-            else:
-                yield d_id, ("exact", ((d_node, d_fp), (doc_id, cluster)))
+    return decisions.decide(doc_id, g["center"], g["exact"])
 
 
-def _decision(element):
-    """All decisions of one id → (id, (exact dups by (node, fp), copies set, (center, cluster) or None))."""
+def _merge(element):
     doc_id, entries = element
-    exact, copies, ident = {}, set(), None
-    for kind, v in entries:
-        if kind == "exact":
-            exact[v[0]] = v[1]
-        elif kind == "copies":
-            copies.add(v)
-        else:
-            ident = v
-    return doc_id, (exact, copies, ident)
+    return doc_id, decisions.merge(entries)
 
 
-def _with_cluster(doc: dict, cluster: str | None) -> dict:
-    return {**doc, "dup_cluster": cluster}
+class Decisions(beam.PTransform):
+    """{"center": (id, center id), "exact": (survivor id, group)} → (document id, decision), O(#duplicates)."""
 
-
-def _by_id(doc: dict, ident):
-    """Keep ``doc`` or reject it as a near duplicate, by its id's (center, cluster)."""
-    if ident is None:
-        yield _with_cluster(doc, None)
-        return
-    center, cluster = ident
-    if cluster is not None:
-        yield beam.pvalue.TaggedOutput("members", (cluster, 1))
-    if center == doc["id"]:
-        yield _with_cluster(doc, cluster)
-    else:
-        yield beam.pvalue.TaggedOutput("rejects", make_reject(_with_cluster(doc, center), STEP, "dedup:minhash", center))
-
-
-def _exact_reject(doc: dict, survivor: str, cluster: str | None):
-    yield beam.pvalue.TaggedOutput("members", (cluster, 1))
-    yield beam.pvalue.TaggedOutput("rejects", make_reject(_with_cluster(doc, cluster), STEP, "dedup:exact", survivor))
+    def expand(self, found):
+        return (
+            found
+            | "Join" >> beam.CoGroupByKey()
+            | "Decide" >> beam.FlatMap(_decide)
+            | "Group" >> beam.GroupByKey()
+            | "Merge" >> beam.Map(_merge)
+        )
 
 
 class _Apply(beam.DoFn):
@@ -450,36 +460,31 @@ class _Apply(beam.DoFn):
     def __init__(self, quality_key: str | None):
         self.quality_key = quality_key
 
-    def process(self, doc, decisions):
-        dec = decisions.get(doc["id"])
-        if dec is None:
-            yield _with_cluster(doc, None)
-            return
-        exact, copies, ident = dec
-        if exact or copies:
-            k = (node_key(doc, self.quality_key), fingerprint(doc))
-            if k in exact:
-                yield from _exact_reject(doc, *exact[k])
-                return
-            if k in copies:
-                yield beam.pvalue.TaggedOutput("copies", ((doc["id"], *k), (doc, ident)))
-                return
-        yield from _by_id(doc, ident)
+    def process(self, doc, decided):
+        yield from _tagged(decisions.apply(doc, decided.get(doc["id"]), self.quality_key))
 
 
 def _keep_one_copy(element):
-    """Identical records of an exact survivor: the first (by content) takes the decision, the rest are exact dups."""
     (doc_id, _, _), items = element
-    items = sorted(items, key=lambda x: json.dumps(x[0], sort_keys=True, default=str))
-    ident = items[0][1]
-    yield from _by_id(items[0][0], ident)
-    for doc, _ in items[1:]:
-        yield from _exact_reject(doc, doc_id, ident[1])
+    yield from _tagged(decisions.keep_one_copy(doc_id, items))
 
 
-def _remove_spool(path: str, *_done) -> None:
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
+class ApplyDecisions(beam.PTransform):
+    """Documents → {"docs": [kept], "rejects": [rejected], "members": {name: (cluster, 1)}} by the decisions."""
+
+    def __init__(self, decided, quality_key: str | None):
+        super().__init__()
+        self.decided, self.quality_key = decided, quality_key
+
+    def expand(self, docs):
+        out = docs | "Apply" >> beam.ParDo(_Apply(self.quality_key), AsDict(self.decided)).with_outputs(
+            "rejects", "members", "copies", main="docs")
+        cp = (
+            out.copies
+            | "GroupCopies" >> beam.GroupByKey()
+            | "KeepOneCopy" >> beam.FlatMap(_keep_one_copy).with_outputs("rejects", "members", main="docs")
+        )
+        return {"docs": [out.docs, cp.docs], "rejects": [out.rejects, cp.rejects], "members": {"applied": out.members, "copies": cp.members}}
 
 
 # -- stats -----------------------------------------------------------------------------------
@@ -490,69 +495,45 @@ class _ClusterStats(beam.CombineFn):
         self.top = top
 
     def create_accumulator(self):
-        return ({}, [])
+        return cluster_sizes.empty()
 
     def add_input(self, acc, item):
-        hist, top = acc
-        cid, size = item
-        hist[size] = hist.get(size, 0) + 1
-        heapq.heappush(top, (size, _Desc(cid)))
-        if len(top) > self.top:
-            heapq.heappop(top)
-        return acc
+        return cluster_sizes.add(acc, *item, self.top)
 
     def merge_accumulators(self, accs):
-        hist, top = {}, []
-        for h, t in accs:
-            for k, v in h.items():
-                hist[k] = hist.get(k, 0) + v
-            for x in t:
-                heapq.heappush(top, x)
-                if len(top) > self.top:
-                    heapq.heappop(top)
-        return hist, top
+        return cluster_sizes.merge(accs, self.top)
 
     def extract_output(self, acc):
-        hist, top = acc
-        largest = [{"id": d.v, "size": s} for s, d in sorted(top, key=lambda x: (-x[0], x[1].v))]
-        return ClusterStats.from_histogram(hist, largest).to_json()
+        return cluster_sizes.result(acc).to_json()
 
 
-class _Desc:
-    """Orders ids descending so the min-heap of (size, id) drops the larger id on ties."""
-
-    __slots__ = ("v",)
-
-    def __init__(self, v: str):
-        self.v = v
-
-    def __lt__(self, other):
-        return self.v > other.v
-
-    def __eq__(self, other):
-        return self.v == other.v
+def _finish_stats(stats: dict, **figures) -> dict:
+    return cluster_sizes.finish(ClusterStats.from_json(stats), **figures).to_json()
 
 
-def _finish_stats(stats: dict, params: dict, candidates: int, verified: Any, violations: int, rounds: int) -> dict:
-    if violations:
-        raise ComponentsNotConverged(
-            f"dedup: connected components did not converge in {rounds} large-star/small-star rounds "
-            f"({violations} nodes not in star form); raise dedup.cc_rounds"
+class Stats(beam.PTransform):
+    """Cluster members {name: (cluster, 1)} + the near-duplicate counts → one ``ClusterStats`` dict."""
+
+    def __init__(self, cfg: DedupConfig, params: dict, near: dict):
+        super().__init__()
+        self.cfg, self.params, self.near = cfg, params, near
+
+    def expand(self, members):
+        sizes = [m | f"ClusterSizes{i}" >> beam.CombinePerKey(sum) for i, m in enumerate(members.values())]
+        return (
+            sizes
+            | "AllSizes" >> beam.Flatten()
+            | "ClusterSizes" >> beam.CombinePerKey(sum)
+            | "ClusterStats" >> beam.CombineGlobally(_ClusterStats(self.cfg.top_clusters))
+            | "FinishStats" >> beam.Map(
+                _finish_stats,
+                params=self.params,
+                candidates=AsSingleton(self.near["candidates"]),
+                verified=AsSingleton(self.near["verified"]),
+                violations=AsSingleton(self.near["violations"]),
+                rounds=self.cfg.cc_rounds if self.cfg.minhash else 0,
+            )
         )
-    return replace(ClusterStats.from_json(stats), params=params, candidate_edges=candidates,
-                   verified_edges=verified, cc_rounds=rounds, cc_converged=True).to_json()
-
-
-def _spool_root(pipeline: beam.Pipeline) -> str:
-    """A fresh folder for signature spools: under --temp_location when set, else the local temp dir."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions
-
-    temp = pipeline.options.view_as(GoogleCloudOptions).temp_location if pipeline.options else None
-    if temp:
-        root = FileSystems.join(temp, f"curate-dedup-{uuid.uuid4().hex}")
-        files.makedirs(root)
-        return root
-    return tempfile.mkdtemp(prefix="curate-dedup-")
 
 
 class Deduplicate(beam.PTransform):
@@ -584,100 +565,17 @@ class Deduplicate(beam.PTransform):
         }
 
     def expand(self, docs):
-        c, qk, p = self.cfg, self.quality_key, docs.pipeline
-        parts = partitions(c)
+        c, p = self.cfg, docs.pipeline
         spool = _spool_root(p)
-        first = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=min(64, c.batch_size), max_batch_size=c.batch_size)
-            | "FirstPass" >> beam.ParDo(_FirstPass(c, qk, spool)).with_outputs("exact", "bands", "nodes")
-        )
-        done = []
-        if c.exact:
-            ex = (
-                first.exact
-                | "GroupExact" >> beam.GroupByKey()
-                | "ExactGroups" >> beam.FlatMap(_exact_groups, c.minhash).with_outputs("excluded", "done", main="groups")
-            )
-            exact_groups, excluded = ex.groups, ex.excluded
-            done.append(ex.done)
-        else:
-            exact_groups = p | "NoExactGroups" >> beam.Create([])
-            excluded = p | "NoExcluded" >> beam.Create([])
-
-        if c.minhash:
-            kg = (
-                first.bands
-                | "GroupBands" >> beam.GroupByKey()
-                | "KeyGroups" >> beam.ParDo(_KeyGroups(parts, c.buckets), beam.pvalue.AsList(excluded)).with_outputs(
-                    "done", main="members")
-            )
-            res = (
-                {"member": kg.members, "spool": first.nodes}
-                | "JoinNodes" >> beam.CoGroupByKey()
-                | "Resolve" >> beam.ParDo(_Resolve(c.verify)).with_outputs("done", main="nodes")
-            )
-            done += [kg.done, res.done]
-            cand = (
-                res.nodes
-                | "GroupNodes" >> beam.GroupByKey()
-                | "StarEdges" >> beam.FlatMap(_group_edges, c.verify, c.threshold)
-                | "GroupEdges" >> beam.GroupByKey()
-                | "DistinctEdges" >> beam.FlatMap(_distinct_edge, c.verify).with_outputs("count", "node", main="edges")
-            )
-            candidates = cand.count | "CountCandidates" >> beam.CombineGlobally(sum)
-            if c.verify:
-                verified = cand.edges | "CountVerified" >> beam.combiners.Count.Globally()
-            else:
-                verified = p | "NoVerify" >> beam.Create([None])
-            # Components on 64-bit handles (compact in every round); the center is then the
-            # smallest node name of each component, as large-star/small-star on names gives.
-            comp = cand.edges | "Components" >> Components(c.cc_rounds)
-            centers = (
-                {"label": comp["labels"], "node": cand.node}
-                | "JoinLabels" >> beam.CoGroupByKey()
-                | "ComponentOf" >> beam.FlatMap(_component_of)
-                | "GroupComponents" >> beam.GroupByKey()
-                | "Centers" >> beam.FlatMap(_centers)
-            )
-            violations = comp["violations"]
-        else:
-            centers = p | "NoCenters" >> beam.Create([])
-            candidates = p | "NoCandidates" >> beam.Create([0])
-            verified = p | "NoVerified" >> beam.Create([None])
-            violations = p | "NoViolations" >> beam.Create([0])
-        # Every spool file is deleted where it is read; the folder goes once all readers are done.
-        _ = p | "SpoolRoot" >> beam.Create([spool]) | "RemoveSpool" >> beam.Map(
-            _remove_spool, *[beam.pvalue.AsSingleton(d | f"Done{i}" >> beam.CombineGlobally(sum)) for i, d in enumerate(done)])
-
-        decisions = (
-            {"center": centers, "exact": exact_groups}
-            | "JoinDecide" >> beam.CoGroupByKey()
-            | "Decide" >> beam.FlatMap(_decide)
-            | "GroupDecisions" >> beam.GroupByKey()
-            | "Decisions" >> beam.Map(_decision)
-        )
+        first = docs | "FirstPass" >> FirstPass(c, self.quality_key, spool)
+        exact = first.exact | "ExactGroups" >> ExactGroups(c)
+        near = ({"bands": first.bands, "nodes": first.nodes, "excluded": exact["excluded"]}
+                | "NearDuplicates" >> NearDuplicates(c))
+        _ = p | "SpoolRoot" >> beam.Create([spool]) | "RemoveSpool" >> beam.Map(  # once every spool reader is done
+            _remove_spool, *[AsSingleton(d | f"Done{i}" >> beam.CombineGlobally(sum))
+                             for i, d in enumerate(exact["done"] + near["done"])])
+        decided = {"center": near["centers"], "exact": exact["groups"]} | "Decisions" >> Decisions()
         again = p | "Reread" >> self.reread if self.reread is not None else docs
-        out = again | "Apply" >> beam.ParDo(_Apply(qk), beam.pvalue.AsDict(decisions)).with_outputs(
-            "rejects", "members", "copies", main="docs")
-        cp = (
-            out.copies
-            | "GroupCopies" >> beam.GroupByKey()
-            | "KeepOneCopy" >> beam.FlatMap(_keep_one_copy).with_outputs("rejects", "members", main="docs")
-        )
-        sizes = [m | f"ClusterSizes{i}" >> beam.CombinePerKey(sum) for i, m in enumerate((out.members, cp.members))]
-        stats = (
-            sizes
-            | "AllSizes" >> beam.Flatten()
-            | "ClusterSizes" >> beam.CombinePerKey(sum)
-            | "ClusterStats" >> beam.CombineGlobally(_ClusterStats(c.top_clusters))
-            | "FinishStats" >> beam.Map(
-                _finish_stats,
-                params=self.params(),
-                candidates=beam.pvalue.AsSingleton(candidates),
-                verified=beam.pvalue.AsSingleton(verified),
-                violations=beam.pvalue.AsSingleton(violations),
-                rounds=c.cc_rounds if c.minhash else 0,
-            )
-        )
-        return {"docs": [out.docs, cp.docs], "rejects": [out.rejects, cp.rejects], "stats": {"clusters": stats}}
+        out = again | "ApplyDecisions" >> ApplyDecisions(decided, self.quality_key)
+        stats = out["members"] | "Stats" >> Stats(c, self.params(), near)
+        return {"docs": out["docs"], "rejects": out["rejects"], "stats": {"clusters": stats}}

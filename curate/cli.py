@@ -4,6 +4,7 @@
     curate run stage2 --config my.yaml -- --runner=DataflowRunner --project=...
     curate extract pages/ crawl.warc.gz --output out/extracted
     curate report out/stage2
+    curate show out/_steps/filter-<key> --rejects --reason filter:gopher
 
 Everything after a bare ``--`` is handed to Beam's PipelineOptions unchanged.
 """

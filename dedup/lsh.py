@@ -16,7 +16,6 @@ from typing import Iterator
 import numpy as np
 
 from curate.dedup.minhash import fmix64
-from curate.dedup.partition import split
 
 _BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
 
@@ -50,18 +49,6 @@ def bucket_of(keys: np.ndarray, num_buckets: int) -> np.ndarray:
     return (keys % np.uint64(num_buckets)).astype(np.int64)
 
 
-def split_by_bucket(keys: np.ndarray, nodes: list[str], num_buckets: int):
-    """Yield (bucket, (keys uint64[], nodes list)) for every non-empty bucket of a batch.
-
-    ``keys`` is (N, bands); ``nodes`` names the N documents. One output per bucket, not per key.
-    The bucket view of ``partition.split``, the split the step's spools are written with.
-    """
-    flat = keys.reshape(-1)
-    owner = np.repeat(np.arange(len(nodes)), keys.shape[1])
-    for b, seg in split(bucket_of(flat, num_buckets)):
-        yield b, (flat[seg], [nodes[i] for i in owner[seg]])
-
-
 def shared_keys(keys: np.ndarray, members: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """(key, its sorted distinct members) for every key shared by ≥ 2 distinct members, in key order.
 
@@ -78,25 +65,6 @@ def shared_keys(keys: np.ndarray, members: np.ndarray) -> Iterator[tuple[int, np
         g = np.unique(ms[s:e])
         if len(g) > 1:
             yield int(ks[s]), g
-
-
-def bucket_edges(parts) -> set[tuple[str, str]]:
-    """Star edges (smallest node, other node) for every band key shared by ≥2 documents.
-
-    ``parts`` are the (keys, nodes) pieces of one bucket. A key shared by k documents gives
-    k-1 edges to its smallest node (not k(k-1)/2 pairs): the same components, linear size.
-    The in-memory view of ``shared_keys``, which the step's key groups (``candidates``) are made by.
-    """
-    parts = list(parts)
-    if not parts:
-        return set()
-    keys = np.concatenate([k for k, _ in parts])
-    nodes = np.array([n for _, ns in parts for n in ns], dtype=str)
-    edges: set[tuple[str, str]] = set()
-    for _, group in shared_keys(keys, nodes):
-        group = group.tolist()
-        edges.update((group[0], other) for other in group[1:])
-    return edges
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -14,7 +14,7 @@ from curate.dedup.components import ComponentsNotConverged, centers, node_id, no
 from curate.dedup.config import DedupConfig
 from curate.dedup.exact import ExactGroup, exact_groups, exact_key, near_excluded
 from curate.dedup.fingerprints import fingerprint, group_id, handle, handles
-from curate.dedup.lsh import band_keys, bucket_edges, shared_keys
+from curate.dedup.lsh import band_keys, shared_keys
 from curate.dedup.minhash import MinHasher
 from curate.dedup.normalize import normalize
 from curate.dedup.stats import ClusterStats
@@ -70,7 +70,6 @@ def test_shared_keys_on_handles_and_names():
     assert [(k, g.tolist()) for k, g in shared_keys(keys, names)] == [(5, ["a", "b", "c"])]  # e twice: one member
     hs = np.array([3, 1, 2, 4, 6, 6], dtype=np.uint64)
     assert [(k, g.tolist()) for k, g in shared_keys(keys, hs)] == [(5, [1, 2, 3])]
-    assert bucket_edges([(keys, list(names))]) == {("a", "b"), ("a", "c")}
 
 
 def test_key_groups_distinct_with_buckets_and_exclusions():

@@ -5,7 +5,8 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from curate.dedup.config import DedupConfig
-from curate.dedup.lsh import band_keys, bucket_edges, lsh_params, split_by_bucket
+from curate.dedup.lsh import band_keys, bucket_of, lsh_params, shared_keys
+from curate.dedup.partition import split
 from curate.dedup.minhash import MinHasher, shingles, units, words64_hash
 from curate.dedup.normalize import exact_hash, normalize
 
@@ -87,7 +88,12 @@ def test_lsh_params_are_datasketchs_and_signatures_query_its_index():
     assert index.query(mh.to_datasketch(sigs[1])) == ["base"]
 
 
-def test_band_keys_and_bucket_edges():
+def _star_edges(keys, nodes):
+    """Star edges (smallest node, other) of the band keys shared by ≥ 2 nodes, as the step's key groups make them."""
+    return {(g[0], o) for _, g in shared_keys(keys, np.array(nodes)) for o in g.tolist()[1:]}
+
+
+def test_band_keys_and_shared_keys_per_bucket():
     sigs = rng.randint(0, 2**32, size=(6, 128), dtype=np.uint64).astype(np.uint32)
     sigs[3] = sigs[1]                 # identical: every band collides
     sigs[4, 13:26] = sigs[0, 13:26]   # band 1 only
@@ -97,11 +103,13 @@ def test_band_keys_and_bucket_edges():
     assert (keys[1] == keys[3]).all() and keys[0, 1] == keys[4, 1] and (keys[0] == keys[4]).sum() == 1
     assert keys[2, 0] != keys[5, 0]
     nodes = ["n0", "n1", "n2", "n3", "n4", "n5"]
+    flat = keys.reshape(-1)
+    owner = np.repeat(np.array(nodes), keys.shape[1])
     for buckets in (1, 7):
-        parts = list(split_by_bucket(keys, nodes, buckets))
-        assert len(parts) <= buckets and sum(len(k) for _, (k, _) in parts) == 6 * 9
-        edges = set().union(*(bucket_edges([part]) for _, part in parts))
+        parts = list(split(bucket_of(flat, buckets)))
+        assert len(parts) <= buckets and sum(len(seg) for _, seg in parts) == 6 * 9
+        edges = set().union(*(_star_edges(flat[seg], owner[seg].tolist()) for _, seg in parts))
         assert edges == {("n0", "n4"), ("n1", "n3")}
     # A key shared by k documents gives k-1 star edges to the smallest node.
     k = np.array([5, 5, 5, 9], dtype=np.uint64)
-    assert bucket_edges([(k, ["c", "a", "b", "d"])]) == {("a", "b"), ("a", "c")}
+    assert _star_edges(k, ["c", "a", "b", "d"]) == {("a", "b"), ("a", "c")}

@@ -129,7 +129,7 @@ def accuracy(args) -> None:
             family[v["id"]], label[v["id"]] = b, (kind, level)
     print(f"documents: {len(docs)}")
     from curate.pipelines.shards import list_shards, read_shard
-    from curate.pipelines.step import Counted, StepGraph, run_step
+    from curate.pipelines.runner import Counted, StepGraph, run_step
 
     def build(p):
         inp = p | beam.Create(docs)

@@ -335,7 +335,7 @@ def show(path: str, limit: int, rejects: bool, reason: str | None, source: str |
     and the first 800 characters of the text, in shard order."""
     from curate.io import files
     from curate.pipelines.shards import ShardError, list_shards, read_shard
-    from curate.pipelines.step import load_manifest
+    from curate.pipelines.runner import load_manifest
 
     rejects = rejects or reason is not None
     manifest = load_manifest(path) if files.is_dir(path) else None

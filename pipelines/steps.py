@@ -20,7 +20,7 @@ from curate.io.readers import detect_format
 from curate.pipelines.extract import Extract
 from curate.pipelines.read import ReadSources
 from curate.pipelines.shards import ReadShards
-from curate.pipelines.step import Counted, StepGraph, run_step, step_dir, step_key
+from curate.pipelines.runner import Counted, StepGraph, run_step, step_dir, step_key
 
 Log = Callable[[str], None]
 
@@ -153,7 +153,7 @@ def pool_keys(dirs: list[str], check: str = "checksums") -> list[str]:
     manifests: a downstream key follows its inputs' bytes, and a damaged input is an error
     naming the file, not a silent loss."""
     from curate.io import checksums
-    from curate.pipelines.step import MANIFEST, load_manifest
+    from curate.pipelines.runner import MANIFEST, load_manifest
 
     digests = []
     for d in dirs:

@@ -366,7 +366,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
          cache_dir: str, beam_args: list[str], log: Log):
     from curate.io import files
     from curate.pipelines.shards import ReadShards
-    from curate.pipelines.step import Counted, StepGraph, run_step, step_dir, step_key
+    from curate.pipelines.runner import Counted, StepGraph, run_step, step_dir, step_key
     from curate.synth.prompts import load_templates
 
     s = cfg.synth

@@ -10,7 +10,7 @@ from curate.dedup.exact import exact_key
 from curate.dedup.normalize import exact_hash
 from curate.pipelines.dedup import Deduplicate
 from curate.pipelines.shards import list_shards, read_shard
-from curate.pipelines.step import Counted, StepGraph, run_step
+from curate.pipelines.runner import Counted, StepGraph, run_step
 from curate.schema import new_document
 
 DIFFERENT = [  # (a, b): different meaning, must never be exact duplicates

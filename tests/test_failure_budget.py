@@ -20,7 +20,7 @@ from curate.extractors.pdf import PDFExtractor
 from curate.io import checksums
 from curate.io.charset import decode_html, decode_page
 from curate.pipelines import steps
-from curate.pipelines.step import load_manifest
+from curate.pipelines.runner import load_manifest
 from curate.sample.generate import sample_sources
 from curate.schema import new_document, to_table
 

@@ -226,7 +226,7 @@ def test_a_stray_shard_is_an_error_naming_the_directory(cached):
 def test_a_changed_upstream_output_invalidates_the_steps_after_it(cached):
     """Was: rebuilding a damaged step kept the later steps' keys."""
     from curate.io import checksums
-    from curate.pipelines.step import MANIFEST
+    from curate.pipelines.runner import MANIFEST
 
     cfg, out, m1 = cached
     ext = _step(m1, "extract")["dir"]

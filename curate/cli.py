@@ -233,11 +233,9 @@ _step_command("filter", "Apply rules, language id, quality classifiers and domai
 @_holding_output
 def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
     """Sample the pools in INPUTS (step output dirs) to token budgets and write Megatron shards."""
-    from curate.pipelines.mix import run_mix
-    from curate.pipelines.steps import pool_keys
+    from curate.pipelines.stages import run_mix
 
     cfg = _load(config, "stage2")
-    pool_keys(list(inputs))  # fails clearly on a directory that is not a completed step
     pools = {os.path.basename(p.rstrip("/")) or f"pool{i}": p for i, p in enumerate(inputs)}
     run_mix(cfg, pools, output, _beam_args(), [], log=_log)
 

@@ -140,6 +140,11 @@ class IndexedDatasetBuilder:
         return self._nbytes
 
     @property
+    def itemsize(self) -> int:
+        """Bytes per token in ``.bin``."""
+        return self._itemsize
+
+    @property
     def num_documents(self) -> int:
         return len(self._lengths)
 

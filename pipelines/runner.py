@@ -181,6 +181,78 @@ def _write_json(path: str, value: Any) -> None:
     files.write_atomic(path, json.dumps(value, indent=2, sort_keys=True).encode())
 
 
+@dataclass
+class Produced:
+    """What a step's body reports about the files it wrote into its staging folder."""
+
+    counts: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def reusable(name: str, key: str, final: str, check: checksums.Check, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The manifest of a completed output of this step at ``final`` with this key whose listed
+    files check out; None (with a line saying why, when there was one) otherwise."""
+    manifest = load_manifest(final)
+    if manifest is None or manifest.get("key") != key:
+        return None
+    damage = checksums.problems(final, manifest.get("outputs") or {}, check, exclude=(MANIFEST,)) \
+        if "outputs" in manifest else ["the manifest lists no output files (written by an older curate)"]
+    if not damage:
+        log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')}, {check} verified)")
+        return manifest
+    more = f" and {len(damage) - 1} more" if len(damage) > 1 else ""
+    log(f"[{name}] cached output {final} is damaged ({damage[0]}{more}): rebuilding it")
+    return None
+
+
+def run_committed(
+    name: str,
+    key: str,
+    final: str,
+    produce: Callable[[Folder], Produced],
+    info: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+    check: checksums.Check = "checksums",
+) -> tuple[str, dict[str, Any]]:
+    """The one commit protocol of every step: reuse a verified output with this key, else
+    build it in a staging folder with ``produce``, write the manifest (listing every file with
+    its size and checksum) last, and commit the folder as ``final``; returns (final, manifest).
+    """
+    manifest = reusable(name, key, final, check, log)
+    if manifest is not None:
+        manifest["reused"] = True
+        return final, manifest
+    target = Folder(final)
+    target.sweep_staging()  # left by killed runs; the run lock keeps live ones safe
+    staged = target.staging()
+    log(f"[{name}] running → {final}")
+    t0 = time.time()
+    try:
+        made = produce(staged)
+    except BaseException:
+        staged.delete()
+        raise
+    wall = time.time() - t0
+    outputs = checksums.describe(staged.path, exclude=(MANIFEST,))
+    manifest = {
+        "step": name,
+        "key": key,
+        "outputs": outputs,
+        "output_digest": checksums.digest(outputs),
+        "curate_version": curate.__version__,
+        "counts": made.counts,
+        "stats": made.stats,
+        "wall_s": round(wall, 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "info": info or {},
+    }
+    _write_json(staged.join(MANIFEST), manifest)
+    target.commit(staged)
+    log(f"[{name}] done in {wall:.1f}s: " + ", ".join(f"{n} {c['in']}→{c['out']}" for n, c in made.counts.items()))
+    manifest["reused"] = False
+    return final, manifest
+
+
 def run_step(
     name: str,
     key: str,
@@ -193,80 +265,47 @@ def run_step(
     check: checksums.Check = "checksums",
     failure_budget: Any = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Run (or reuse) a step whose output goes to ``final``; returns (final, manifest).
+    """Run (or reuse) a Document step (``run_committed``): the graph ``build`` makes writes
+    ``docs/`` and ``rejects/`` as Parquet shards, its counts (the count law is checked) and stats.
 
-    ``final`` is normally ``step_dir(cache_dir, name, key)``; a manifest there with the same
-    key, whose listed files are all present with their sizes (and checksums, with ``check``
-    = "checksums"), means the step already completed and is reused; a damaged one is rebuilt.
-    ``failure_budget`` (curate.budget.FailureBudget; None: its defaults) stops a step whose
-    ``error:*`` rejects are too many, before it is committed.
+    ``final`` is normally ``step_dir(cache_dir, name, key)``. ``failure_budget``
+    (curate.budget.FailureBudget; None: its defaults) stops a step whose ``error:*`` rejects
+    are too many, before it is committed.
     """
-    manifest = load_manifest(final)
-    if manifest is not None and manifest.get("key") == key:
-        damage = checksums.problems(final, manifest.get("outputs") or {}, check, exclude=(MANIFEST,)) \
-            if "outputs" in manifest else ["the manifest lists no output files (written by an older curate)"]
-        if not damage:
-            log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')}, {check} verified)")
-            manifest["reused"] = True
-            return final, manifest
-        more = f" and {len(damage) - 1} more" if len(damage) > 1 else ""
-        log(f"[{name}] cached output {final} is damaged ({damage[0]}{more}): rebuilding it")
 
-    target = Folder(final)
-    target.sweep_staging()  # left by killed runs; the run lock keeps live ones safe
-    staged = target.staging()
-    work = staged.path
-    log(f"[{name}] running → {final}")
-    t0 = time.time()
-    options = PipelineOptions(beam_args)
-    with beam.Pipeline(options=options) as p:
-        graph = build(p)
-        tuple(as_list(graph.docs)) | "WriteDocs" >> WriteShards(FileSystems.join(work, "docs"), num_shards)
-        tuple(as_list(graph.rejects)) | "WriteRejects" >> WriteShards(
-            FileSystems.join(work, "rejects"), num_shards, REJECT_SCHEMA)
-        events = [pc for c in graph.counted for pc in _count_events(c)]
-        order = [c.name for c in graph.counted]
-        counts_path = FileSystems.join(work, "_counts.json")
-        (
-            events
-            | "AllEvents" >> beam.Flatten()
-            | "Sum" >> beam.CombinePerKey(sum)
-            | "ToList" >> beam.combiners.ToList()
-            | "WriteCounts" >> beam.Map(lambda rows: _write_json(counts_path, _gather_counts(rows, order)))
-        )
-        for sname, spc in graph.stats.items():
-            spath = FileSystems.join(work, f"_stats_{sname}.json")
-            spc | f"Stat{sname}" >> beam.combiners.ToList() | f"WriteStat{sname}" >> beam.Map(
-                lambda v, path=spath: _write_json(path, v[0] if len(v) == 1 else v)
-            )
-    wall = time.time() - t0
-    for sub in ("docs", "rejects"):
-        spool = FileSystems.join(work, sub, "_spool")
-        if FileSystems.exists(spool):
-            FileSystems.delete([spool])
-    counts = json.loads(files.read_bytes(FileSystems.join(work, "_counts.json")))
-    check_count_law(counts, f"step {name}")
+    def produce(staged: Folder) -> Produced:
+        work = staged.path
+        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+            graph = build(p)
+            tuple(as_list(graph.docs)) | "WriteDocs" >> WriteShards(staged.join("docs"), num_shards)
+            tuple(as_list(graph.rejects)) | "WriteRejects" >> WriteShards(staged.join("rejects"), num_shards,
+                                                                           REJECT_SCHEMA)
+            _write_counts(graph.counted, staged.join("_counts.json"))
+            for sname, spc in graph.stats.items():
+                spc | f"Stat{sname}" >> beam.combiners.ToList() | f"WriteStat{sname}" >> beam.Map(
+                    lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v[0] if len(v) == 1 else v))
+        for sub in ("docs", "rejects"):
+            spool = staged.join(sub, "_spool")
+            if FileSystems.exists(spool):
+                FileSystems.delete([spool])
+        counts = json.loads(staged.read_bytes("_counts.json"))
+        check_count_law(counts, f"step {name}")
+        budget.check(name, counts, lambda reason: first_reject(staged.join("rejects"), reason), failure_budget)
+        stats = {s: json.loads(staged.read_bytes(f"_stats_{s}.json")) if staged.exists(f"_stats_{s}.json") else None
+                 for s in graph.stats}
+        return Produced(counts, stats)
 
-    budget.check(name, counts, lambda reason: first_reject(FileSystems.join(work, "rejects"), reason), failure_budget)
-    stats = {}
-    for sname in graph.stats:
-        spath = FileSystems.join(work, f"_stats_{sname}.json")
-        stats[sname] = json.loads(files.read_bytes(spath)) if FileSystems.exists(spath) else None
-    outputs = checksums.describe(work, exclude=(MANIFEST,))
-    manifest = {
-        "step": name,
-        "key": key,
-        "outputs": outputs,
-        "output_digest": checksums.digest(outputs),
-        "curate_version": curate.__version__,
-        "counts": counts,
-        "stats": stats,
-        "wall_s": round(wall, 3),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "info": info or {},
-    }
-    _write_json(FileSystems.join(work, MANIFEST), manifest)
-    target.commit(staged)
-    log(f"[{name}] done in {wall:.1f}s: " + ", ".join(f"{n} {c['in']}→{c['out']}" for n, c in counts.items()))
-    manifest["reused"] = False
-    return final, manifest
+    return run_committed(name, key, final, produce, info, log, check)
+
+
+def _write_counts(counted: list[Counted], path: str) -> None:
+    """Sum every counted part's events into ``path`` (``_gather_counts``'s shape)."""
+    events = [pc for c in counted for pc in _count_events(c)]
+    order = [c.name for c in counted]
+    (
+        events
+        | "AllEvents" >> beam.Flatten()
+        | "Sum" >> beam.CombinePerKey(sum)
+        | "ToList" >> beam.combiners.ToList()
+        | "WriteCounts" >> beam.Map(lambda rows: _write_json(path, _gather_counts(rows, order)))
+    )

@@ -18,7 +18,7 @@ from curate.config import StageConfig
 from curate.io import files
 from curate.io.folder import Folder
 from curate.io.inputs import sources_from_args
-from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, plan_sources
+from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, mix_step, plan_sources, pool_keys
 
 
 def default_cache_dir(output: str) -> str:
@@ -57,6 +57,49 @@ def _entry(directory: str, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"step": manifest["step"], "dir": directory, **{k: manifest[k] for k in ("key", "output_digest", "counts", "stats", "wall_s", "reused", "info")}}
 
 
+def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: list[str], steps: list[dict[str, Any]],
+            log: Log = print, cache_dir: str | None = None) -> dict[str, Any]:
+    """The mix step (cached like every step) published into ``output``: ``shards/``, the
+    report, then ``blend.json`` (the completion marker). Returns the stage manifest's ``mix``
+    entry: the report summary, the step's directory, key and whether it was reused.
+
+    ``steps`` are the stage's earlier step entries (for the report, and for the pools'
+    output digests; a pool no entry names is checked against its manifest).
+    """
+    from curate.mixtures.blend import FILENAME, read_blend
+    from curate.mixtures.report import build_report, write_report_files
+    from curate.mixtures.summary import ReportParts
+    from curate.mixtures.layout import publish_shards
+
+    cache = cache_dir or cfg.cache_dir or default_cache_dir(output)
+    known = {s["dir"]: s["output_digest"] for s in steps if "output_digest" in s}
+    digests = {name: known.get(d) or pool_keys([d], cfg.reuse_check)[0] for name, d in pools.items()}
+    mix_dir, m = mix_step(cfg, pools, digests, cache, beam_args, log)
+    src = Folder(mix_dir)
+    blend = read_blend(src.join(FILENAME))
+    out = Folder(output).makedirs()
+    publish_shards(src, out, [d.prefix for d in blend.datasets], log)
+    parts = ReportParts.from_json(src.read_bytes("parts.json"))
+    plan = json.loads(src.read_bytes("plan.json"))
+    datasets = blend.to_dict()["datasets"]  # with their weights (token shares)
+    report = build_report(cfg, plan, datasets, parts.dropped, parts.reservoir, parts.samples, steps, pools,
+                          blend.to_dict())
+    write_report_files(output, report)
+    out.write_atomic(FILENAME, src.read_bytes(FILENAME))
+    # absolute prefixes differ by output location, so they stay out of blend.json (which is
+    # byte-identical for the same input and seed) and go to the stage manifest instead
+    out_abs = out.path if out.remote else os.path.abspath(output)
+    data_path_abs = " ".join(f"{d['weight']} {out_abs.rstrip('/')}/{d['prefix']}" for d in datasets)
+    summary = report["summary"]
+    log(f"[mix] {blend.total_tokens} tokens in {len(datasets)} shard(s) from "
+        f"{len(summary['tokens_per_source'])} source(s); {len(plan['unmet'])} target(s) not met → {output}")
+    for u in plan["unmet"]:
+        log(f"[mix]   {u['dimension']} {u['group']}: target {u['target_share']:.1%}, realized "
+            f"{u['realized_share']:.1%} ({u['reason']}; {u['action']})")
+    return {**summary, "wall_s": m["wall_s"], "output": output, "data_path_abs": data_path_abs,
+            "dir": mix_dir, "key": m["key"], "reused": m["reused"], "counts": m["counts"]}
+
+
 def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None, inputs: list[str] | None = None,
               log: Log = print) -> dict[str, Any]:
     """Run every step of ``cfg.stage`` and the mix; returns the stage manifest (also written)."""
@@ -88,9 +131,7 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
         steps.append(_entry(syn_dir, m))
         pools["synthetic"] = syn_dir
 
-    from curate.pipelines.mix import run_mix
-
-    mix = run_mix(cfg, pools, output, beam_args, steps, log)
+    mix = run_mix(cfg, pools, output, beam_args, steps, log, cache)
     manifest = {
         "stage": cfg.stage,
         "seed": cfg.seed,

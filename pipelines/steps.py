@@ -7,14 +7,18 @@ commands (``curate extract|dedup|filter``) both call these.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Callable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.config import StageConfig
 from curate.errors import InputError
 from curate.io import files
+from curate.io.folder import Folder
 from curate.io.inputs import InputFile, Skipped, plan_inputs
 from curate.io.readers import detect_format
 from curate.pipelines.extract import Extract
@@ -146,6 +150,97 @@ def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], o
     from curate.pipelines.filter import Filter
 
     return _pool_step("filter", Filter(cfg.filter), cfg.filter, inputs, input_digests, cfg, out, cache_dir, beam_args, log)
+
+
+def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, str], cache_dir: str,
+             beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+    """pools → token-budget sample → Megatron datasets, blend.json, plan.json and the report's
+    parts.json (curate.mixtures.summary.ReportParts), committed like every step.
+
+    ``pools`` maps a pool name (web, synthetic, …) to a step output; the key holds their
+    output digests, the mix config, the seed and the tokenizer's bytes.
+    """
+    import numpy as np
+
+    from curate.mixtures.blend import Blend, BlendTokenizer
+    from curate.mixtures.layout import final_names, plan_mismatch
+    from curate.mixtures.summary import ShardSummary
+    from curate.mixtures.tokenizer import DocTokenizer, file_sha256
+    from curate.pipelines.mix import Mix, make_plan
+    from curate.pipelines.runner import Produced, run_committed
+    from curate.pipelines.shards import list_shards
+
+    mix = cfg.mix
+    seed = mix.seed if mix.seed is not None else cfg.seed
+    tok = DocTokenizer(mix.tokenizer, mix.eod_token).load()
+    tok_sha = file_sha256(tok.path)
+    key = step_key("mix", mix.model_dump(mode="json"), seed, sorted(pool_digests.items()), tok_sha)
+    shards = [(name, path) for name in sorted(pools) for path in list_shards(files.join(pools[name], "docs"))]
+    samples = max(mix.report_samples, 1)
+    dtype = np.dtype(tok.dtype)
+
+    def produce(staged: Folder) -> Produced:
+        work = {k: staged.join("_work", k) for k in ("spool", "assign", "groups")}
+        for d in work.values():
+            files.makedirs(d)
+        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+            res = (p | "PoolShards" >> beam.Create([(n, path, i) for i, (n, path) in enumerate(shards)])
+                   | "Mix" >> Mix(tok, mix, seed, work, samples))
+            res["summary"] | "WriteParts" >> beam.Map(
+                lambda s: staged.write_atomic("parts.json", s.report_parts().to_json()))
+            res["summary"] | "WriteCounts" >> beam.Map(lambda s: staged.write_atomic("_counts.json", json.dumps(
+                [s.docs_kept(), sorted([list(k), n] for k, n in s.dropped.items())]).encode()))
+            res["plan"] | "WritePlan" >> beam.Map(lambda plan: staged.write_atomic("plan.json", _plan_json(plan)))
+            res["written"] | "Written" >> beam.combiners.ToList() | "WriteWritten" >> beam.Map(
+                lambda w: staged.write_atomic("_written.json", json.dumps(w).encode()))
+        if not staged.exists("plan.json"):  # no document at all: plan the empty pool
+            staged.write_atomic("plan.json", _plan_json(make_plan(ShardSummary(samples), mix, seed, dtype.itemsize)))
+            staged.write_atomic("parts.json", ShardSummary(samples).report_parts().to_json())
+        plan = json.loads(staged.read_bytes("plan.json"))
+        written = json.loads(staged.read_bytes("_written.json")) if staged.exists("_written.json") else []
+        datasets = []
+        for w, rel in final_names(written):
+            for ext in (".bin", ".idx"):
+                files.makedirs(staged.join(*rel.split("/")[:-1]))
+                FileSystems.rename([files.join(work["groups"], *w["tmp_prefix"].split("/")) + ext],
+                                   [staged.join(*rel.split("/")) + ext])
+            datasets.append({"source": w["source"], "prefix": rel, "docs": w["docs"], "tokens": w["tokens"],
+                             "bytes": w["bytes"]})
+        mismatch = plan_mismatch(plan, datasets)
+        if mismatch:
+            raise RuntimeError(f"mix: written tokens differ from the plan (planned, written): {mismatch}")
+        Blend.build(BlendTokenizer(path=os.path.basename(tok.path), sha256=tok_sha, vocab_size=tok.vocab_size,
+                                   eod_id=tok.eod, dtype=dtype.name),
+                    context_length=mix.context_length, seed=seed, datasets=datasets).write(staged.path)
+        kept, dropped = json.loads(staged.read_bytes("_counts.json")) if staged.exists("_counts.json") else (0, [])
+        Folder(staged.join("_work")).delete()
+        for name in ("_counts.json", "_written.json"):
+            FileSystems.delete([staged.join(name)]) if staged.exists(name) else None
+        rejects: dict[str, int] = {}
+        for (_, _, reason), n in dropped:
+            rejects[reason] = rejects.get(reason, 0) + n
+        counts = {"mix": {"in": kept + sum(rejects.values()), "out": kept, "rejected": sum(rejects.values()),
+                          "rejects": dict(sorted(rejects.items()))}}
+        return Produced(counts, {"datasets": len(datasets), "tokens": sum(d["tokens"] for d in datasets)})
+
+    info = {"pools": dict(sorted(pools.items())), "tokenizer": os.path.basename(tok.path)}
+    log(f"[mix] sampling {', '.join(f'{k}={v}' for k, v in sorted(pools.items()))}")
+    return run_committed("mix", key, step_dir(cache_dir, "mix", key), produce, info, log, cfg.reuse_check)
+
+
+def _plan_json(plan: dict) -> bytes:
+    import numpy as np
+
+    def plain(v):
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.floating):
+            return float(v)
+        raise TypeError(type(v).__name__)
+
+    return json.dumps(plan, sort_keys=True, default=plain).encode()
 
 
 def pool_keys(dirs: list[str], check: str = "checksums") -> list[str]:

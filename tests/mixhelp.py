@@ -7,6 +7,7 @@ import random
 
 import pyarrow.parquet as pq
 
+from curate.pipelines.runner import Produced, run_committed
 from curate.sample import text as T
 from curate.schema import DOCUMENT_SCHEMA, new_document, to_table
 
@@ -31,8 +32,13 @@ def make_pool(directory: str, specs, seed: int = 0, nshards: int = 2) -> str:
             doc["domain"] = domain
             doc["scores"] = {"fasttext_quality": round(rng.random(), 4)}
             docs.append(doc)
-    for k in range(nshards):
-        write_shard(os.path.join(directory, "docs", f"part-{k:05d}-of-{nshards:05d}.parquet"), docs[k::nshards], DOCUMENT_SCHEMA)
+    def produce(staged):
+        for k in range(nshards):
+            write_shard(staged.join("docs", f"part-{k:05d}-of-{nshards:05d}.parquet"), docs[k::nshards], DOCUMENT_SCHEMA)
+        return Produced({"pool": {"in": len(docs), "out": len(docs), "rejected": 0, "rejects": {}}})
+
+    # committed by the step runner, as a filter step's output is (manifest with checksums)
+    run_committed("pool", f"{seed}-{len(docs)}", directory, produce, log=lambda m: None)
     return directory
 
 

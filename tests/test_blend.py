@@ -52,7 +52,7 @@ def test_same_bytes_as_before(datasets, tmp_path):
 
 def test_mix_output_reads_back_byte_for_byte(tmp_path):
     from curate.config import default_config
-    from curate.pipelines.mix import run_mix
+    from curate.pipelines.stages import run_mix
 
     from mixhelp import pools as make_pools
 

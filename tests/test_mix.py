@@ -12,7 +12,7 @@ import pytest
 from curate.config import default_config
 from curate.mixtures.indexed import IndexedDataset
 from curate.mixtures.tokenizer import DocTokenizer
-from curate.pipelines.mix import run_mix
+from curate.pipelines.stages import run_mix
 from curate.pipelines.shards import list_shards, read_shard
 
 from mixhelp import pools as make_pools
@@ -208,7 +208,7 @@ def test_shards_hold_planned_copies_in_order_hash_order(pools, tmp_path):
 
 def test_tiny_spool_batches_and_few_open_spools_change_nothing(pools, mixed, tmp_path, monkeypatch):
     """Index files in many small Arrow batches and a writer that reopens spools give the same bytes."""
-    from curate.pipelines import mix as M
+    from curate.mixtures import spool as M
 
     monkeypatch.setattr(M, "INDEX_ROWS", 7)
     monkeypatch.setattr(M, "OPEN_SPOOLS", 1)
@@ -227,3 +227,24 @@ def test_all_documents_dropped(pools, tmp_path):
     n_docs = sum(len(v) for v in _docs_by_source(pools).values())
     assert sum(sum(src["dropped"].values()) for src in rep["sources"]) == n_docs
     assert not [n for n in os.listdir(out) if n.startswith(".")]
+
+
+def test_mix_is_a_step_committed_and_reused_like_every_step(pools, mixed, tmp_path):
+    """The mix runs through the one step runner: its output (shards, blend.json, plan, report
+    parts) is a committed step directory with a checksummed manifest, reused by the next run
+    and published into the stage output with the same bytes."""
+    from curate.io import checksums
+    from curate.pipelines.runner import MANIFEST, load_manifest
+
+    out, summary = mixed
+    m = load_manifest(summary["dir"])
+    assert m["step"] == "mix" and m["key"] == summary["key"] and summary["reused"] is False
+    assert not checksums.problems(summary["dir"], m["outputs"], "checksums", exclude=(MANIFEST,))
+    assert {"blend.json", "plan.json", "parts.json"} <= set(m["outputs"])
+    c = m["counts"]["mix"]
+    assert c["in"] == c["out"] + c["rejected"] and c["out"] > 0
+    lines = []
+    again = run_mix(_cfg(), pools, str(tmp_path / "elsewhere"), [], [], log=lines.append,
+                    cache_dir=os.path.dirname(summary["dir"]))
+    assert again["reused"] is True and any("reusing" in ln for ln in lines)
+    assert _tree_digest(out) == _tree_digest(str(tmp_path / "elsewhere"))

@@ -11,7 +11,7 @@ import pytest
 
 from curate.config import default_config
 from curate.dedup.stats import ClusterStats
-from curate.pipelines.mix import run_mix
+from curate.pipelines.stages import run_mix
 
 from mixhelp import pools as make_pools
 

@@ -137,7 +137,7 @@ def test_input_edited_past_its_first_mib_is_not_reused(tmp_path):
 
 
 def test_a_code_change_means_new_step_keys(tmp_path, monkeypatch):
-    from curate.pipelines import step
+    from curate.pipelines import runner as step
 
     cfg = _cfg()
     m1 = run_stage(cfg, str(tmp_path / "o" / "stage2"), [], None, **QUIET)
@@ -151,7 +151,7 @@ def test_a_code_change_means_new_step_keys(tmp_path, monkeypatch):
 def test_code_digest_covers_every_module():
     import importlib.util
 
-    from curate.pipelines import step
+    from curate.pipelines import runner as step
 
     n = 0
     for pkg in step._PACKAGES:

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import posixpath
 import uuid
 from typing import BinaryIO, Iterator
@@ -214,6 +215,21 @@ def open_write(path: str) -> BinaryIO:
 def open_raw(path: str) -> BinaryIO:
     """A file for reading as stored (no decompression): plain ``open`` locally, FileSystems elsewhere."""
     return FileSystems.open(path) if is_remote(path) else open(path, "rb")
+
+
+def copy_file(src: str, dst: str, link: bool = False) -> None:
+    """Copy ``src`` to ``dst`` (either may be remote), streaming; with ``link``, two local
+    paths on one file system share the file (a hard link: no bytes copied) when they can."""
+    if link and not is_remote(src) and not is_remote(dst):
+        try:
+            if os.path.exists(dst):
+                os.remove(dst)
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    with open_raw(src) as fin, open_write(dst) as fout:
+        shutil.copyfileobj(fin, fout, 1 << 22)
 
 
 def read_bytes(path: str) -> bytes:

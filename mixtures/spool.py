@@ -1,0 +1,265 @@
+"""The mix's three passes over files: tokenize to spools, assign copies, write shard groups.
+
+1. ``tokenize_shard``: one Parquet shard of Documents → a raw token spool (``.tok``, tokens
+   back to back) plus an Arrow index (pool, source, domain, id, order hash, length) and a
+   ``ShardSummary``. No document or token array ever leaves this function.
+2. ``assign_copies``: one spool's index + the plan → per-(source, group) Arrow files of copy
+   entries (order, pool, id, copy, input position, spool offset, length).
+3. ``write_group``: one (source, group)'s entry files → size-capped Megatron datasets, copies
+   in (order hash, input position) order, tokens read back from the spools.
+
+Every decision is a function of the seed and the document id, and groups are sorted before
+writing, so the shards do not depend on which worker ran which pass or in what order.
+Plain functions over paths (through curate.io); the Beam wiring is pipelines/mix.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.io import files
+from curate.mixtures import sampler as S
+from curate.mixtures.indexed import IndexedDatasetBuilder
+from curate.mixtures.layout import safe_name
+from curate.mixtures.summary import ShardSummary
+from curate.mixtures.tokenizer import DocTokenizer
+
+INDEX_ROWS = 1024  # spool/assignment rows buffered before they go to their file
+OPEN_SPOOLS = 64  # token spools a group writer keeps open at once
+DOC_COLUMNS = ["id", "source", "uri", "format", "text", "domain", "scores"]
+
+SPOOL_INDEX = pa.schema([("pool", pa.string()), ("source", pa.string()), ("domain", pa.string()),
+                         ("id", pa.string()), ("h", pa.uint64()), ("ntok", pa.int64())])
+ASSIGN = pa.schema([("order", pa.uint64()), ("pool", pa.string()), ("id", pa.string()), ("k", pa.int32()),
+                    ("src", pa.int32()), ("row", pa.int64()), ("offset", pa.int64()), ("ntok", pa.int64())])
+ORDER = [("order", "ascending"), ("pool", "ascending"), ("id", "ascending"), ("k", "ascending"),
+         ("src", "ascending"), ("row", "ascending")]  # (src, row): input position, for repeated ids
+
+
+class RowWriter:
+    """Streams rows (values in schema order) to an Arrow IPC stream file in batches of INDEX_ROWS."""
+
+    def __init__(self, path: str, schema: pa.Schema):
+        self.path = path
+        self.schema = schema
+        self._f = files.open_write(path)
+        self._w = pa.ipc.new_stream(self._f, schema)
+        self._buf: dict[str, list] = {n: [] for n in schema.names}
+        self.rows = 0
+
+    def add(self, *values) -> None:
+        for n, v in zip(self.schema.names, values):
+            self._buf[n].append(v)
+        self.rows += 1
+        if len(self._buf[self.schema.names[0]]) >= INDEX_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf[self.schema.names[0]]:
+            self._w.write_batch(pa.record_batch([pa.array(self._buf[n], f.type) for n, f in
+                                                 zip(self.schema.names, self.schema)], schema=self.schema))
+            self._buf = {n: [] for n in self.schema.names}
+
+    def close(self) -> None:
+        self.flush()
+        self._w.close()
+        self._f.close()
+
+
+def read_rows(path: str) -> Iterator[pa.RecordBatch]:
+    """Record batches of an Arrow IPC stream written by ``RowWriter``."""
+    with files.open_raw(path) as f:
+        yield from pa.ipc.open_stream(f)
+
+
+def _close_quietly(*closeables) -> None:
+    for c in closeables:
+        try:
+            if c is not None:
+                c.close()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- pass 1: tokenize and spool
+
+def tokenize_shard(path: str, pool: str, src: int, tok: DocTokenizer, seed: int, quality_names: list[str],
+                   min_quality: float | None, batch_docs: int, spool_dir: str,
+                   samples: int) -> tuple[dict[str, Any] | None, ShardSummary]:
+    """One Parquet shard → ({tok, idx, src, docs} of its spool, or None when nothing was kept; summary).
+
+    Below-quality and empty documents are counted as dropped. Memory: one Parquet batch.
+    """
+    summ = ShardSummary(samples)
+    dtype = np.dtype(tok.dtype).newbyteorder("<")
+    name = uuid.uuid4().hex
+    tok_path = files.join(spool_dir, name + ".tok")
+    tokf = index = None
+    try:
+        with files.open_raw(path) as f:
+            pf = pq.ParquetFile(f)
+            cols = [c for c in DOC_COLUMNS if c in pf.schema_arrow.names]
+            for batch in pf.iter_batches(batch_size=batch_docs, columns=cols):
+                keep = []
+                for d in batch.to_pylist():
+                    if isinstance(d.get("scores"), list):
+                        d["scores"] = dict(d["scores"])
+                    q = S.quality_of(d, quality_names)
+                    if min_quality is not None and q is not None and q < min_quality:
+                        summ.drop(pool, d["source"], "below_min_quality")
+                    elif not (d.get("text") or "").strip():
+                        summ.drop(pool, d["source"], "empty_text")
+                    else:
+                        keep.append((d, q))
+                if not keep:
+                    continue
+                if tokf is None:
+                    tokf = files.open_write(tok_path)
+                    index = RowWriter(files.join(spool_dir, name + ".idx"), SPOOL_INDEX)
+                for (d, q), arr in zip(keep, tok.encode([d["text"] for d, _ in keep])):
+                    h = S.doc_hash(seed, pool, d["id"])
+                    n = int(arr.shape[0])
+                    summ.add(pool, d, q, n, h)
+                    tokf.write(arr.astype(dtype, copy=False).tobytes())
+                    index.add(pool, d["source"], S.domain_of(d), d["id"], h, n)
+        spool = None
+        if tokf is not None:
+            tokf.close()
+            index.close()
+            spool = {"tok": tok_path, "idx": index.path, "src": src, "docs": index.rows}
+    except BaseException:
+        _close_quietly(tokf, index)
+        raise
+    return spool, summ.trim()
+
+
+# ---------------------------------------------------------------- pass 2: assign copies to groups
+
+def source_groups(plan: dict[str, Any], itemsize: int, shard_max_bytes: int) -> dict[str, int]:
+    """Groups per source: enough that one group holds about ``shard_max_bytes`` of planned tokens."""
+    per_source: dict[str, int] = {}
+    for c in plan["cells"]:
+        per_source[c["source"]] = per_source.get(c["source"], 0) + c["planned"]
+    return {s: max(1, math.ceil(t * itemsize / shard_max_bytes)) for s, t in sorted(per_source.items()) if t > 0}
+
+
+def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[str, Any]],
+                  groups: dict[str, int], seed: int, assign_dir: str) -> list[tuple[tuple[str, int], tuple[str, str]]]:
+    """One spool + the plan's cells → [((source, group), (entry file, spool .tok))], sorted by group."""
+    name = uuid.uuid4().hex
+    writers: dict[tuple[str, int], RowWriter] = {}
+    offset = row = 0
+    try:
+        for batch in read_rows(spool["idx"]):
+            cols = batch.to_pydict()
+            for pool, source, domain, doc_id, h, n in zip(cols["pool"], cols["source"], cols["domain"],
+                                                           cols["id"], cols["h"], cols["ntok"]):
+                cell = cells.get((pool, source, domain))
+                for k in range(S.copies(cell, S.bucket_of(h)) if cell is not None else 0):
+                    order = S.doc_hash(seed, pool, doc_id, salt=f"order{k}")
+                    key = (source, order % groups.get(source, 1))
+                    w = writers.get(key)
+                    if w is None:
+                        w = writers[key] = RowWriter(files.join(assign_dir, f"{name}-{len(writers):05d}.arrow"), ASSIGN)
+                    w.add(order, pool, doc_id, k, spool["src"], row, offset, n)
+                offset += n
+                row += 1
+        for w in writers.values():
+            w.close()
+    except BaseException:
+        _close_quietly(*writers.values())
+        raise
+    return [(key, (writers[key].path, spool["tok"])) for key in sorted(writers)]
+
+
+# ---------------------------------------------------------------- pass 3: write the shards
+
+class SpoolReader:
+    """Random reads of token runs from spool files, at most OPEN_SPOOLS open at once."""
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+        self._open: collections.OrderedDict = collections.OrderedDict()
+
+    def read(self, path: str, offset: int, n: int) -> np.ndarray:
+        f = self._open.get(path)
+        if f is None:
+            if len(self._open) >= OPEN_SPOOLS:
+                self._open.popitem(last=False)[1].close()
+            f = self._open[path] = files.open_raw(path)
+        else:
+            self._open.move_to_end(path)
+        size = self.dtype.itemsize
+        f.seek(offset * size)
+        data = f.read(n * size)
+        if len(data) != n * size:
+            raise IOError(f"spool {path} is short: wanted {n} tokens at {offset}")
+        return np.frombuffer(data, dtype=self.dtype)
+
+    def close(self) -> None:
+        while self._open:
+            self._open.popitem()[1].close()
+
+
+def write_group(root: str, source: str, g: int, parts: list[tuple[str, str]], dtype_name: str,
+                shard_max_bytes: int) -> list[dict[str, Any]]:
+    """One (source, group)'s (entry file, spool) parts → datasets ``<root>/<source>/g<g>-<sub>``
+    of at most ``shard_max_bytes``; returns {source, group, sub, docs, tokens, bytes, tmp_prefix}
+    per dataset (tmp_prefix relative to ``root``). Remote roots are written locally, then copied."""
+    parts = sorted(parts)
+    tables, spools = [], []
+    for i, (path, tok) in enumerate(parts):
+        t = pa.Table.from_batches(list(read_rows(path)), schema=ASSIGN)
+        tables.append(t.append_column("spool", pa.array(np.full(t.num_rows, i, np.int32))))
+        spools.append(tok)
+    entries = pa.concat_tables(tables).sort_by(ORDER).select(["spool", "offset", "ntok"])
+    del tables
+    dtype = np.dtype(dtype_name)
+    reader = SpoolReader(dtype.newbyteorder("<"))
+    remote = files.is_remote(root)
+    local_root = tempfile.mkdtemp(prefix="curate-mix-") if remote else root
+    rel_dir = safe_name(source)
+    out: list[dict[str, Any]] = []
+    builder = None
+
+    def start(sub: int) -> IndexedDatasetBuilder:
+        return IndexedDatasetBuilder(os.path.join(local_root, rel_dir, f"g{g:05d}-{sub:05d}"), dtype=dtype.type)
+
+    def finish(b: IndexedDatasetBuilder, sub: int) -> None:
+        out.append({"source": source, "group": g, "sub": sub, "docs": b.num_documents, "tokens": b.num_tokens,
+                    "bytes": b.nbytes, "tmp_prefix": f"{rel_dir}/g{g:05d}-{sub:05d}"})
+        b.finalize()
+        if remote:
+            for ext in (".bin", ".idx"):
+                files.copy_file(b.prefix + ext, files.join(root, rel_dir, f"g{g:05d}-{sub:05d}{ext}"))
+
+    try:
+        sub = 0
+        builder = start(sub)
+        for batch in entries.to_batches(max_chunksize=INDEX_ROWS):
+            cols = batch.to_pydict()
+            for i, off, n in zip(cols["spool"], cols["offset"], cols["ntok"]):
+                if builder.num_documents and builder.nbytes + n * builder.itemsize > shard_max_bytes:
+                    finish(builder, sub)
+                    sub += 1
+                    builder = start(sub)
+                builder.add_document(reader.read(spools[i], off, n))
+        finish(builder, sub)
+        builder = None
+        return out
+    finally:
+        reader.close()
+        if builder is not None:
+            builder.abort()
+        if remote:
+            shutil.rmtree(local_root, ignore_errors=True)

@@ -83,6 +83,20 @@ def new_document(
     return doc
 
 
+DEFAULT_DOMAIN = "general"  # the domain of a document no classifier labelled math or code
+UNKNOWN_LANG = "und"  # ISO 639 "undetermined": a document without a language label
+
+
+def domain_of(doc: dict[str, Any]) -> str:
+    """The document's domain label, ``DEFAULT_DOMAIN`` when it has none."""
+    return doc.get("domain") or DEFAULT_DOMAIN
+
+
+def lang_of(doc: dict[str, Any]) -> str:
+    """The document's language label, ``UNKNOWN_LANG`` when it has none."""
+    return doc.get("lang") or UNKNOWN_LANG
+
+
 def get_meta(doc: dict[str, Any]) -> dict[str, Any]:
     """The parsed ``meta`` JSON of a document (empty dict when absent)."""
     raw = doc.get("meta")

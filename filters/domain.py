@@ -13,9 +13,10 @@ least ``math_min_frac`` of the characters and there are ``math_min_spans`` of th
 from __future__ import annotations
 
 from curate.filters.config import DomainConfig
+from curate.schema import DEFAULT_DOMAIN
 from curate.filters.text import Parsed
 
-DOMAINS = ("math", "code", "general")
+DOMAINS = ("math", "code", DEFAULT_DOMAIN)
 
 
 def signal_domain(p: Parsed, cfg: DomainConfig) -> str:
@@ -25,7 +26,7 @@ def signal_domain(p: Parsed, cfg: DomainConfig) -> str:
         return "code"
     if p.math_frac >= cfg.math_min_frac and p.math_spans >= cfg.math_min_spans:
         return "math"
-    return "general"
+    return DEFAULT_DOMAIN
 
 
 class DomainClassifier:

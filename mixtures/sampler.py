@@ -28,6 +28,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from curate import schema
+
 HASH_BUCKETS = 4096  # resolution of the partial-epoch threshold
 LEN_BINS = 24  # token-length histogram: bin i holds lengths in [2^i, 2^(i+1))
 OTHER = "(other)"
@@ -43,8 +45,7 @@ def bucket_of(h: int) -> int:
     return h >> (64 - 12)  # HASH_BUCKETS == 2**12
 
 
-def domain_of(doc: dict[str, Any]) -> str:
-    return doc.get("domain") or "general"
+domain_of = schema.domain_of
 
 
 def quality_of(doc: dict[str, Any], names: Iterable[str]) -> float | None:

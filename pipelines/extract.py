@@ -14,14 +14,12 @@ reject with the extractor's reason; an unexpected exception becomes
 
 from __future__ import annotations
 
-import json
-
 import apache_beam as beam
 
 from curate.errors import Reject
 from curate.extractors.config import ExtractConfig
 from curate.extractors.dispatch import extract_record
-from curate.schema import make_reject
+from curate.schema import get_meta, make_reject
 
 STEP = "extract"
 BRANCHES = ("html", "pdf", "text")
@@ -88,7 +86,7 @@ def _branch(rec: dict, n: int) -> int:
 
 
 def _ocr_pages(doc: dict) -> list[tuple[str, int]]:
-    meta = json.loads(doc.get("meta") or "{}")
+    meta = get_meta(doc)
     out = []
     for key, reason in (("ocr_unavailable_pages", "extract:pdf:ocr_unavailable"), ("ocr_failed_pages", "extract:pdf:ocr_failed")):
         pages = meta.get(key)

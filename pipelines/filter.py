@@ -6,7 +6,7 @@
                                                                              saved documents, rules/LM disagreements)
 
 Models (language id, fastText, the LM encoder) load once per worker in ``setup``; a model
-path on a remote filesystem (gs://, s3://) is first copied to a local temporary directory.
+path on a remote filesystem is first copied to a local temporary directory (curate.io.files.local_copy).
 Documents go through in batches so the classifiers score many at once (the LM on GPU when
 present). An unexpected error in a batch rejects its documents as ``error:filter:<Type>``
 instead of stopping the worker. ``Score`` is the same transform in score-only mode.
@@ -14,32 +14,13 @@ instead of stopping the worker. ``Score`` is the same transform in score-only mo
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from curate.filters.config import FilterConfig
 from curate.io import files
-from curate.schema import make_reject
+from curate.schema import domain_of, lang_of, make_reject
 
 STEP = "filter"
-
-
-def _localize(path: str | None) -> str | None:
-    """A local copy of a remote model file or directory (local paths are returned unchanged)."""
-    if not path or not files.is_remote(path):
-        return path
-    base = path.rstrip("/")
-    root = os.path.join(tempfile.mkdtemp(prefix="curate-model-"), base.rsplit("/", 1)[-1])
-    for res in FileSystems.match([base, base + "/**"]):
-        for m in res.metadata_list:
-            dst = root if m.path == base else os.path.join(root, m.path[len(base) + 1:])
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            with FileSystems.open(m.path) as src, open(dst, "wb") as out:
-                out.write(src.read())
-    return root
 
 
 class _FilterBatchFn(beam.DoFn):
@@ -52,10 +33,10 @@ class _FilterBatchFn(beam.DoFn):
 
         c = self.cfg
         local = c.model_copy(update={
-            "lang_model": c.lang_model if c.lang_model == "py3langid" else _localize(c.lang_model),
-            "fasttext": c.fasttext.model_copy(update={"model": _localize(c.fasttext.model)}),
-            "lm": c.lm.model_copy(update={"model": _localize(c.lm.model)}),
-            "domain": c.domain.model_copy(update={"model": _localize(c.domain.model)}),
+            "lang_model": c.lang_model if c.lang_model == "py3langid" else files.local_copy(c.lang_model),
+            "fasttext": c.fasttext.model_copy(update={"model": files.local_copy(c.fasttext.model)}),
+            "lm": c.lm.model_copy(update={"model": files.local_copy(c.lm.model)}),
+            "domain": c.domain.model_copy(update={"model": files.local_copy(c.domain.model)}),
         })
         self.filter = DocumentFilter(local)
 
@@ -102,14 +83,6 @@ class _CountDict(beam.CombineFn):
         return dict(sorted(acc.items()))
 
 
-def _domain(d):
-    return d.get("domain") or "general"
-
-
-def _lang(d):
-    return d.get("lang") or "und"
-
-
 class Filter(beam.PTransform):
     """PCollection of Documents → dict(docs, rejects, stats={domains, langs}) under ``FilterConfig``."""
 
@@ -124,8 +97,8 @@ class Filter(beam.PTransform):
             | "FilterBatch" >> beam.ParDo(_FilterBatchFn(self.cfg)).with_outputs("rejects", "events", main="docs")
         )
         stats = {
-            "domains": out.docs | "Domains" >> beam.Map(_domain) | "CountDomains" >> beam.CombineGlobally(_CountDict()),
-            "langs": out.docs | "Langs" >> beam.Map(_lang) | "CountLangs" >> beam.CombineGlobally(_CountDict()),
+            "domains": out.docs | "Domains" >> beam.Map(domain_of) | "CountDomains" >> beam.CombineGlobally(_CountDict()),
+            "langs": out.docs | "Langs" >> beam.Map(lang_of) | "CountLangs" >> beam.CombineGlobally(_CountDict()),
             "judges": out.events | "CountJudges" >> beam.CombineGlobally(_CountDict()),
         }
         return {"docs": out.docs, "rejects": out.rejects, "stats": stats}

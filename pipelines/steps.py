@@ -94,15 +94,17 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
                     failure_budget=cfg.failure_budget)
 
 
-def _pool_step(name: str, transform: beam.PTransform, section: Any, inputs: list[str], input_digests: list[str],
-               cfg: StageConfig, out: str | None, cache_dir: str, beam_args: list[str], log: Log) -> tuple[str, dict]:
-    """A step that reads Document pools (Parquet shards) and applies one transform."""
+def _pool_step(name: str, section: Any, make: Callable[[list[str]], beam.PTransform], inputs: list[str],
+               input_digests: list[str], cfg: StageConfig, out: str | None, cache_dir: str, beam_args: list[str],
+               log: Log) -> tuple[str, dict]:
+    """A step that reads Document pools (Parquet shards) and applies one transform,
+    ``make(docs dirs)`` (given the dirs so it may read the pools again)."""
     key = step_key(name, section.model_dump(), input_digests)
     dirs = [files.join(d, "docs") for d in inputs]
 
     def build(p: beam.Pipeline) -> StepGraph:
         docs = p | "ReadPool" >> ReadShards(dirs)
-        res = docs | name.capitalize() >> transform
+        res = docs | name.capitalize() >> make(dirs)
         return StepGraph(
             counted=[Counted(name, docs, res["docs"], res["rejects"])],
             docs=res["docs"],
@@ -125,23 +127,8 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], ou
     """
     from curate.pipelines.dedup import Deduplicate
 
-    key = step_key("dedup", cfg.dedup.model_dump(), input_digests)
-    dirs = [files.join(d, "docs") for d in inputs]
-
-    def build(p: beam.Pipeline) -> StepGraph:
-        docs = p | "ReadPool" >> ReadShards(dirs)
-        res = docs | "Dedup" >> Deduplicate(cfg.dedup, reread=ReadShards(dirs))
-        return StepGraph(
-            counted=[Counted("dedup", docs, res["docs"], res["rejects"])],
-            docs=res["docs"],
-            rejects=res["rejects"],
-            stats=res["stats"],
-        )
-
-    nbytes = pool_bytes(dirs)
-    return run_step("dedup", key, out or step_dir(cache_dir, "dedup", key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check,
-                    failure_budget=cfg.failure_budget)
+    return _pool_step("dedup", cfg.dedup, lambda dirs: Deduplicate(cfg.dedup, reread=ReadShards(dirs)), inputs,
+                      input_digests, cfg, out, cache_dir, beam_args, log)
 
 
 def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,
@@ -149,7 +136,8 @@ def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], o
     """Rules, language id, quality classifiers and the domain label."""
     from curate.pipelines.filter import Filter
 
-    return _pool_step("filter", Filter(cfg.filter), cfg.filter, inputs, input_digests, cfg, out, cache_dir, beam_args, log)
+    return _pool_step("filter", cfg.filter, lambda dirs: Filter(cfg.filter), inputs, input_digests, cfg, out,
+                      cache_dir, beam_args, log)
 
 
 def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, str], cache_dir: str,

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import shutil
+import tempfile
 import posixpath
 import uuid
 from typing import BinaryIO, Iterator
@@ -230,6 +231,21 @@ def copy_file(src: str, dst: str, link: bool = False) -> None:
             pass
     with open_raw(src) as fin, open_write(dst) as fout:
         shutil.copyfileobj(fin, fout, 1 << 22)
+
+
+def local_copy(path: str | None) -> str | None:
+    """A local copy of a remote model file or directory (local paths are returned unchanged)."""
+    if not path or not is_remote(path):
+        return path
+    base = path.rstrip("/")
+    root = os.path.join(tempfile.mkdtemp(prefix="curate-model-"), base.rsplit("/", 1)[-1])
+    for res in FileSystems.match([base, base + "/**"]):
+        for m in res.metadata_list:
+            dst = root if m.path == base else os.path.join(root, m.path[len(base) + 1:])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with FileSystems.open(m.path) as src, open(dst, "wb") as out:
+                out.write(src.read())
+    return root
 
 
 def read_bytes(path: str) -> bytes:

@@ -25,9 +25,11 @@ from typing import Any, Callable
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
 from curate import budget
+from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.folder import Folder
 from curate.schema import REJECT_SCHEMA
@@ -114,14 +116,20 @@ def step_dir(cache_dir: str, name: str, key: str) -> str:
 
 
 def load_manifest(directory: str) -> dict[str, Any] | None:
-    """The committed manifest of a step output, or None when the step has not completed there."""
+    """The committed manifest of a step output (``StepManifest``'s JSON), or None when the step
+    has not completed there; a manifest that is not a ``StepManifest`` (damaged, or written by
+    an older curate) is an InputError naming the file."""
     path = FileSystems.join(directory, MANIFEST)
     if not FileSystems.exists(path):
         return None
     try:
-        return json.loads(files.read_bytes(path))
-    except (ValueError, OSError):
-        return None
+        return StepManifest.model_validate_json(files.read_bytes(path)).to_json()
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise InputError(f"{path}: not a manifest this curate can read ({'.'.join(map(str, first['loc']))}: "
+                         f"{first['msg']}); rebuild that step") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e})") from None
 
 
 def _count_events(counted: Counted) -> list:
@@ -181,6 +189,46 @@ def _write_json(path: str, value: Any) -> None:
     files.write_atomic(path, json.dumps(value, indent=2, sort_keys=True).encode())
 
 
+class PartCounts(BaseModel):
+    """Documents in, out and rejected (by reason) of one counted part of a step: the count law
+    ``in = out + rejected`` and ``rejected = Σ rejects`` hold (``check_count_law``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    in_: int = Field(alias="in", ge=0)
+    out: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    rejects: dict[str, int] = {}
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+class StepManifest(BaseModel):
+    """``manifest.json`` of a committed step output, written last (the completion marker).
+
+    ``outputs``: every other file, by relative posix name, with size and checksum
+    (curate.io.checksums); ``output_digest``: one hash over them (downstream keys use it);
+    ``counts``: per counted part; ``stats``: the step's small JSON summaries (e.g. dedup's
+    ``clusters``, curate.dedup.stats.ClusterStats); ``info``: what the step read.
+    ``reused`` is not stored: the runner sets it on the copy it returns.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    step: str
+    key: str
+    outputs: dict[str, Any]
+    output_digest: str
+    curate_version: str
+    counts: dict[str, PartCounts]
+    stats: dict[str, Any] = {}
+    wall_s: float
+    finished_at: str
+    info: dict[str, Any] = {}
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
 @dataclass
 class Produced:
     """What a step's body reports about the files it wrote into its staging folder."""
@@ -192,11 +240,14 @@ class Produced:
 def reusable(name: str, key: str, final: str, check: checksums.Check, log: Callable[[str], None]) -> dict[str, Any] | None:
     """The manifest of a completed output of this step at ``final`` with this key whose listed
     files check out; None (with a line saying why, when there was one) otherwise."""
-    manifest = load_manifest(final)
-    if manifest is None or manifest.get("key") != key:
+    try:
+        manifest = load_manifest(final)
+    except InputError as e:
+        log(f"[{name}] cached output {final} is damaged ({e}): rebuilding it")
         return None
-    damage = checksums.problems(final, manifest.get("outputs") or {}, check, exclude=(MANIFEST,)) \
-        if "outputs" in manifest else ["the manifest lists no output files (written by an older curate)"]
+    if manifest is None or manifest["key"] != key:
+        return None
+    damage = checksums.problems(final, manifest["outputs"], check, exclude=(MANIFEST,))
     if not damage:
         log(f"[{name}] reusing {final} (completed {manifest.get('finished_at', '?')}, {check} verified)")
         return manifest
@@ -234,18 +285,11 @@ def run_committed(
         raise
     wall = time.time() - t0
     outputs = checksums.describe(staged.path, exclude=(MANIFEST,))
-    manifest = {
-        "step": name,
-        "key": key,
-        "outputs": outputs,
-        "output_digest": checksums.digest(outputs),
-        "curate_version": curate.__version__,
-        "counts": made.counts,
-        "stats": made.stats,
-        "wall_s": round(wall, 3),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "info": info or {},
-    }
+    manifest = StepManifest(
+        step=name, key=key, outputs=outputs, output_digest=checksums.digest(outputs),
+        curate_version=curate.__version__, counts=made.counts, stats=made.stats, wall_s=round(wall, 3),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), info=info or {},
+    ).to_json()
     _write_json(staged.join(MANIFEST), manifest)
     target.commit(staged)
     log(f"[{name}] done in {wall:.1f}s: " + ", ".join(f"{n} {c['in']}→{c['out']}" for n, c in made.counts.items()))

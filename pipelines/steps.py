@@ -243,8 +243,6 @@ def pool_keys(dirs: list[str], check: str = "checksums") -> list[str]:
         m = load_manifest(d)
         if m is None:
             raise InputError(f"not a completed step output (no manifest.json): {d}")
-        if "outputs" not in m:
-            raise InputError(f"{d}: its manifest lists no output files (written by an older curate); rebuild it")
         damage = checksums.problems(d, m["outputs"], check, exclude=(MANIFEST,))
         if damage:
             raise InputError(f"step output {d} is damaged: " + "; ".join(damage[:5]) +

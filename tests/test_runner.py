@@ -78,3 +78,23 @@ def test_multiprocessing_gives_same_documents_and_bytes(sample_dir, tmp_path):
 def test_count_law_check_fails_loudly():
     with pytest.raises(CountLawError, match="dedup"):
         check_count_law({"dedup": {"in": 5, "out": 3, "rejected": 1, "rejects": {"dedup:exact": 1}}}, "step dedup")
+
+
+def test_a_manifest_curate_did_not_write_is_named_and_rebuilt(sample_dir, tmp_path):
+    """The manifest is a typed record (runner.StepManifest): one missing a field is never trusted;
+    the runner rebuilds it with a line naming the file, and a command given it fails naming it."""
+    from curate.errors import InputError
+    from curate.pipelines.runner import MANIFEST
+
+    out, m1 = _extract(sample_dir, tmp_path / "ex")
+    path = os.path.join(out, MANIFEST)
+    raw = json.load(open(path))
+    del raw["outputs"]  # what an older curate wrote
+    json.dump(raw, open(path, "w"))
+    with pytest.raises(InputError, match="outputs"):
+        steps.pool_keys([out])
+    lines = []
+    cfg = default_config("stage2")
+    _, m2 = steps.extract_step(cfg, steps.source_items(sample_sources(str(sample_dir))), out, out, [], log=lines.append)
+    assert m2["reused"] is False and any("damaged" in ln and MANIFEST in ln for ln in lines), lines
+    assert load_manifest(out)["output_digest"] == m1["output_digest"]

@@ -16,6 +16,7 @@ fails loudly if the count law ``in = out + Σ rejects`` does not hold.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import time
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import apache_beam as beam
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,7 +36,7 @@ from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.folder import Folder
 from curate.schema import REJECT_SCHEMA
-from curate.pipelines.shards import WriteShards, as_list
+from curate.pipelines.shards import WriteShards, as_list, list_shards
 
 MANIFEST = "manifest.json"
 
@@ -82,8 +85,6 @@ def code_digest() -> str:
     checkouts of the same code agree."""
     global _code_digest
     if _code_digest is None:
-        import importlib.util
-
         h = hashlib.sha256()
         for pkg in _PACKAGES:
             spec = importlib.util.find_spec(pkg)
@@ -171,11 +172,6 @@ def check_count_law(counts: dict[str, Any], where: str) -> None:
 
 def first_reject(rejects_dir: str, reason: str) -> dict[str, Any] | None:
     """The first rejected document with ``reason`` in a step's rejects Parquet ({uri, reason, detail})."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from curate.pipelines.shards import list_shards
-
     for path in list_shards(rejects_dir):
         with FileSystems.open(path) as f:
             table = pq.read_table(f, columns=["uri", "reason", "detail"])

@@ -18,6 +18,10 @@ from curate.config import StageConfig
 from curate.io import files
 from curate.io.folder import Folder
 from curate.io.inputs import sources_from_args
+from curate.mixtures.blend import FILENAME, read_blend
+from curate.mixtures.layout import publish_shards
+from curate.mixtures.report import build_report, write_report_files
+from curate.mixtures.summary import ReportParts
 from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, mix_step, plan_sources, pool_keys
 
 
@@ -66,11 +70,6 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     ``steps`` are the stage's earlier step entries (for the report, and for the pools'
     output digests; a pool no entry names is checked against its manifest).
     """
-    from curate.mixtures.blend import FILENAME, read_blend
-    from curate.mixtures.report import build_report, write_report_files
-    from curate.mixtures.summary import ReportParts
-    from curate.mixtures.layout import publish_shards
-
     cache = cache_dir or cfg.cache_dir or default_cache_dir(output)
     known = {s["dir"]: s["output_digest"] for s in steps if "output_digest" in s}
     digests = {name: known.get(d) or pool_keys([d], cfg.reuse_check)[0] for name, d in pools.items()}
@@ -125,7 +124,7 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
                             "synth.backend.kind: http with a url): no synthetic data was generated")
         log(f"[synth] WARNING: skipped, {skipped['synth']}; the mix reports the synthetic share as unmet")
     elif cfg.synth.enabled:
-        from curate.pipelines.synth import synth_step
+        from curate.pipelines.synth import synth_step  # here: the generator backends load only for stage 3
 
         syn_dir, m = synth_step(cfg, sample_problems(cfg, output), None, cache, beam_args, log)
         steps.append(_entry(syn_dir, m))

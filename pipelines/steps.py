@@ -12,19 +12,26 @@ import os
 from typing import Any, Callable
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.config import StageConfig
 from curate.errors import InputError
-from curate.io import files
+from curate.io import checksums, files
 from curate.io.folder import Folder
 from curate.io.inputs import InputFile, Skipped, plan_inputs
 from curate.io.readers import detect_format
+from curate.mixtures.blend import Blend, BlendTokenizer
+from curate.mixtures.layout import final_names, plan_mismatch
+from curate.mixtures.summary import ShardSummary
+from curate.mixtures.tokenizer import DocTokenizer, file_sha256
 from curate.pipelines.extract import Extract
+from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
-from curate.pipelines.shards import ReadShards
-from curate.pipelines.runner import Counted, StepGraph, run_step, step_dir, step_key
+from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, run_committed, run_step,
+                                     step_dir, step_key)
+from curate.pipelines.shards import ReadShards, list_shards
 
 Log = Callable[[str], None]
 
@@ -36,8 +43,6 @@ def shard_count(cfg: StageConfig, input_bytes: int) -> int:
 
 def pool_bytes(dirs: list[str]) -> int:
     """Total size of the Parquet documents of step outputs."""
-    from curate.pipelines.shards import list_shards
-
     paths = [p for d in dirs for p in list_shards(d)]
     return sum(m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list) if paths else 0
 
@@ -125,7 +130,7 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], ou
     The pools are read twice: once for the slim records dedup decides on, once to apply the
     decisions (so no document is held across a shuffle).
     """
-    from curate.pipelines.dedup import Deduplicate
+    from curate.pipelines.dedup import Deduplicate  # here: datasketch and scipy load only for dedup
 
     return _pool_step("dedup", cfg.dedup, lambda dirs: Deduplicate(cfg.dedup, reread=ReadShards(dirs)), inputs,
                       input_digests, cfg, out, cache_dir, beam_args, log)
@@ -134,7 +139,7 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], ou
 def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], out: str | None, cache_dir: str,
                 beam_args: list[str], log: Log = print) -> tuple[str, dict]:
     """Rules, language id, quality classifiers and the domain label."""
-    from curate.pipelines.filter import Filter
+    from curate.pipelines.filter import Filter  # here: the filter's model libraries load only for it
 
     return _pool_step("filter", cfg.filter, lambda dirs: Filter(cfg.filter), inputs, input_digests, cfg, out,
                       cache_dir, beam_args, log)
@@ -148,16 +153,6 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
     ``pools`` maps a pool name (web, synthetic, …) to a step output; the key holds their
     output digests, the mix config, the seed and the tokenizer's bytes.
     """
-    import numpy as np
-
-    from curate.mixtures.blend import Blend, BlendTokenizer
-    from curate.mixtures.layout import final_names, plan_mismatch
-    from curate.mixtures.summary import ShardSummary
-    from curate.mixtures.tokenizer import DocTokenizer, file_sha256
-    from curate.pipelines.mix import Mix, make_plan
-    from curate.pipelines.runner import Produced, run_committed
-    from curate.pipelines.shards import list_shards
-
     mix = cfg.mix
     seed = mix.seed if mix.seed is not None else cfg.seed
     tok = DocTokenizer(mix.tokenizer, mix.eod_token).load()
@@ -217,8 +212,6 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
 
 
 def _plan_json(plan: dict) -> bytes:
-    import numpy as np
-
     def plain(v):
         if isinstance(v, np.ndarray):
             return v.tolist()
@@ -235,9 +228,6 @@ def pool_keys(dirs: list[str], check: str = "checksums") -> list[str]:
     """Output digests of completed step outputs, after checking their files against their
     manifests: a downstream key follows its inputs' bytes, and a damaged input is an error
     naming the file, not a silent loss."""
-    from curate.io import checksums
-    from curate.pipelines.runner import MANIFEST, load_manifest
-
     digests = []
     for d in dirs:
         m = load_manifest(d)

@@ -128,7 +128,7 @@ def accuracy(args) -> None:
             docs.append(v)
             family[v["id"]], label[v["id"]] = b, (kind, level)
     print(f"documents: {len(docs)}")
-    from curate.pipelines.shards import list_shards, read_shard
+    from curate.io.doc_shards import list_shards, read_shard
     from curate.pipelines.runner import Counted, StepGraph, run_step
 
     def build(p):

@@ -68,7 +68,7 @@ def make_pools(root: str, docs: int, seed: int = 11) -> dict[str, str]:
     import pyarrow.parquet as pq
 
     from curate.schema import DOCUMENT_SCHEMA, new_document, to_table
-    from curate.pipelines.shards import shard_of
+    from curate.io.doc_shards import shard_of
 
     banks = _banks()
     rng = random.Random(seed)

@@ -332,7 +332,7 @@ def show(path: str, limit: int, rejects: bool, reason: str | None, source: str |
     rejects with --rejects: id, source, uri, lang, domain, scores, reason and detail for rejects,
     and the first 800 characters of the text, in shard order."""
     from curate.io import files
-    from curate.pipelines.shards import ShardError, list_shards, read_shard
+    from curate.io.doc_shards import ShardError, list_shards, read_shard
     from curate.pipelines.runner import load_manifest
 
     rejects = rejects or reason is not None

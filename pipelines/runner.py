@@ -36,7 +36,8 @@ from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.folder import Folder
 from curate.schema import REJECT_SCHEMA
-from curate.pipelines.shards import WriteShards, as_list, list_shards
+from curate.io.doc_shards import list_shards
+from curate.pipelines.shards import WriteShards, as_list
 
 MANIFEST = "manifest.json"
 

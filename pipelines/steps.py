@@ -31,7 +31,8 @@ from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
 from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, run_committed, run_step,
                                      step_dir, step_key)
-from curate.pipelines.shards import ReadShards, list_shards
+from curate.io.doc_shards import list_shards
+from curate.pipelines.shards import ReadShards
 
 Log = Callable[[str], None]
 

@@ -15,7 +15,7 @@ def _step_dir(manifest, step):
 
 
 def _records(directory, kind):
-    from curate.pipelines.shards import list_shards, read_shard
+    from curate.io.doc_shards import list_shards, read_shard
 
     return [r for p in list_shards(os.path.join(directory, kind)) for r in read_shard(p)]
 

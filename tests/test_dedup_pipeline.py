@@ -9,7 +9,7 @@ from curate.dedup.components import node_key
 from curate.dedup.config import DedupConfig
 from curate.dedup.normalize import exact_hash
 from curate.pipelines.dedup import Deduplicate
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.runner import Counted, StepGraph, run_step
 from curate.schema import new_document
 

@@ -10,7 +10,7 @@ import pytest
 
 from curate.config import default_config
 from curate.pipelines import steps
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 
 GOOD = "<html><body><article><p>" + "A perfectly ordinary paragraph about harbours and bakeries. " * 8 + "</p></article></body></html>"
 

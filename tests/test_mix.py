@@ -13,7 +13,7 @@ from curate.config import default_config
 from curate.mixtures.indexed import IndexedDataset
 from curate.mixtures.tokenizer import DocTokenizer
 from curate.pipelines.stages import run_mix
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 
 from mixhelp import pools as make_pools
 

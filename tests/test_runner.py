@@ -7,7 +7,7 @@ import pytest
 
 from curate.config import default_config
 from curate.pipelines import steps
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.runner import CountLawError, check_count_law, load_manifest
 from curate.sample.generate import sample_sources
 

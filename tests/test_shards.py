@@ -7,6 +7,7 @@ import random
 import apache_beam as beam
 import pyarrow.parquet as pq
 
+from curate.io import doc_shards
 from curate.pipelines import shards
 from curate.schema import new_document
 
@@ -33,15 +34,15 @@ def _write(tmp, name, docs, spool_bytes):
 def test_many_runs_and_merge_passes_give_the_same_sorted_shards(tmp_path, monkeypatch):
     docs = _docs()
     one_run = _write(str(tmp_path), "one", docs, spool_bytes=1 << 30)
-    monkeypatch.setattr(shards, "MAX_RUNS", 3)  # forces merge passes over the many small runs
+    monkeypatch.setattr(doc_shards, "MAX_RUNS", 3)  # forces merge passes over the many small runs
     many = _write(str(tmp_path), "many", docs, spool_bytes=4000)
-    key = shards._sort_key(pq.read_schema(shards.list_shards(one_run)[0]))
+    key = doc_shards.sort_key(pq.read_schema(doc_shards.list_shards(one_run)[0]))
     seen = 0
-    for a, b in zip(shards.list_shards(one_run), shards.list_shards(many), strict=True):
+    for a, b in zip(doc_shards.list_shards(one_run), doc_shards.list_shards(many), strict=True):
         assert open(a, "rb").read() == open(b, "rb").read()
-        rows = shards.read_shard(b)
+        rows = doc_shards.read_shard(b)
         assert [key(r) for r in rows] == sorted(key(r) for r in rows)
-        assert all(shards.shard_of(r["id"], 3) == int(os.path.basename(b)[5:10]) for r in rows)
+        assert all(doc_shards.shard_of(r["id"], 3) == int(os.path.basename(b)[5:10]) for r in rows)
         assert len(pq.ParquetFile(b).metadata.row_group(0).to_dict()["columns"]) > 0
         seen += len(rows)
     assert seen == len(docs)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from curate.errors import Reject
 from curate.io import checksums
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 from curate.schema import new_document, to_table
 from curate.synth import tasks
 from curate.synth.sandbox import SandboxLimits

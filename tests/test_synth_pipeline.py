@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that
 from click.testing import CliRunner
 
 from curate.cli import cli
-from curate.pipelines.shards import list_shards, read_shard
+from curate.io.doc_shards import list_shards, read_shard
 from curate.sample.generate import problems as sample_problems
 from curate.synth.config import SynthConfig
 from curate.testing.tiny_model import make_tiny_model

@@ -213,7 +213,7 @@ def test_damaged_step_given_to_a_command_is_an_error_naming_the_file(cached, tmp
 
 
 def test_a_stray_shard_is_an_error_naming_the_directory(cached):
-    from curate.pipelines.shards import ShardError, list_shards
+    from curate.io.doc_shards import ShardError, list_shards
 
     _, _, m1 = cached
     docs = os.path.join(_step(m1, "dedup")["dir"], "docs")

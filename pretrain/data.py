@@ -65,6 +65,22 @@ def blend_tokenizer_info(items: list[str] | str) -> BlendTokenizer | DataPathTok
     return tok
 
 
+def dataset_sources(items: list[str] | str, prefixes: list[str]) -> dict[str, str]:
+    """Source name of each resolved prefix: the blend's ``datasets[].source`` (mix-written), else the file name."""
+    names = {p: os.path.basename(p) for p in prefixes}
+    path = blend_file(items)
+    if path is None:
+        return names
+    try:
+        blend = read_blend(path)
+    except ValueError:
+        return names
+    base = os.path.dirname(os.path.abspath(path))
+    for ds in getattr(blend, "datasets", []):
+        names[os.path.normpath(os.path.join(base, ds.prefix))] = ds.source
+    return names
+
+
 def parse_megatron_list(items: list[str]) -> list[tuple[float, str]]:
     """Megatron's ``W1 P1 W2 P2 ...`` (or ``P1 P2 ...`` with equal weights) as (weight, prefix) pairs."""
     if not items:
@@ -147,6 +163,7 @@ class GPTDataset:
         self.doc_end = np.cumsum(lengths[order])  # exclusive end offset of each, in stream tokens
         self.num_epochs = num_epochs
         self.tokens_per_epoch = tokens_per_epoch
+        self.epochs_needed = (num_samples * s + 1) / tokens_per_epoch if num_samples else 0.0
         available = (int(self.doc_end[-1]) - 1) // s
         self.num_samples = int(num_samples)
         self.shuffle = rng.permutation(available)[: self.num_samples] if self.num_samples else np.zeros(0, np.int64)
@@ -256,6 +273,10 @@ class BlendedDataset:
 
     def __len__(self) -> int:
         return self.size
+
+    def shard_epochs(self) -> list[float]:
+        """Passes over each shard's documents (in this split) that the samples need."""
+        return [ds.epochs_needed for ds in self.datasets]
 
     def __getitem__(self, i: int) -> dict:
         j = int(self.dataset_index[i])

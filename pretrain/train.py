@@ -236,6 +236,47 @@ def _grad_norm(params, clip: float) -> torch.Tensor:
     return n.full_tensor() if hasattr(n, "full_tensor") else n  # FSDP2: a DTensor
 
 
+def _local_bytes(t: torch.Tensor) -> int:
+    t = t.to_local() if hasattr(t, "to_local") else t  # FSDP2 DTensor: this rank's shard
+    return t.numel() * t.element_size()
+
+
+class SavedActivations:
+    """Bytes the autograd graph keeps for backward (distinct storages), counted while active."""
+
+    def __init__(self):
+        self.bytes = 0
+        self._seen: set = set()
+
+    def _pack(self, t: torch.Tensor):
+        if isinstance(t, torch.nn.Parameter):  # weights are counted as parameters
+            return t
+        try:
+            key = (t.untyped_storage().data_ptr(), t.device)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.bytes += t.untyped_storage().nbytes()
+        except (RuntimeError, NotImplementedError):  # tensor subclasses without a plain storage
+            self.bytes += t.numel() * t.element_size()
+        return t
+
+    def __call__(self):
+        return torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
+
+
+def memory_record(model, optimizer, activations: int, device: torch.device) -> dict:
+    """This rank's bytes of parameters, gradients and optimizer state (shards under FSDP2), and of
+    the activations one micro-batch saves for backward; on CUDA also the allocator's peak."""
+    params = sum(_local_bytes(p) for p in model.parameters())
+    grads = sum(_local_bytes(p.grad) for p in model.parameters() if p.grad is not None)
+    opt = sum(_local_bytes(v) for st in optimizer.state.values() for v in st.values() if torch.is_tensor(v))
+    rec = {"event": "memory", "params_bytes": params, "grads_bytes": grads, "optimizer_bytes": opt,
+           "activations_bytes": activations, "total_bytes": params + grads + opt + activations}
+    if device.type == "cuda":
+        rec["cuda_max_allocated_bytes"] = torch.cuda.max_memory_allocated(device)
+    return rec
+
+
 def _start_state(args, log) -> tuple[str, str | None, dict | None]:
     """("fresh" | "resume" | "transition", checkpoint folder, its state)."""
     if args.load:
@@ -443,6 +484,7 @@ def _train(args, d: Dist, log: Logger) -> dict:
     if args.exit_interval:
         end_iter = min(end_iter, (iteration // args.exit_interval + 1) * args.exit_interval)
     saved_at = None
+    first_iteration = iteration + 1
 
     def save() -> None:
         extra = {"data_fingerprint": fingerprint, "model_config": ckpt_io.plain(raw_model.cfg.to_dict()),
@@ -462,15 +504,26 @@ def _train(args, d: Dist, log: Logger) -> dict:
                 raw_model.set_requires_gradient_sync(last)
             elif d.world > 1 and not last:
                 sync = model.no_sync()
+            counter = SavedActivations() if iteration + 1 == first_iteration and m == 0 else None
             with sync:
-                with autocast():
+                with autocast(), (counter() if counter else contextlib.nullcontext()):
                     total, lm, mtps = model(inp, labels, mask)
                 (total / num_micro).backward()
+            if counter is not None:
+                activations = counter.bytes
             lm_acc += lm.detach().float() / num_micro
             if mtps:
                 mtp_acc += torch.stack([x.detach().float() for x in mtps]) / num_micro
         gnorm = _grad_norm(params, args.clip_grad)
         optimizer.step()
+        if iteration + 1 == first_iteration:
+            mem = memory_record(raw_model, optimizer, activations, device)
+            mem_all = d.sum(torch.tensor([mem["total_bytes"]], dtype=torch.float64, device=device)).item()
+            mem.update(rank=d.rank, ranks_total_bytes=mem_all)
+            history["memory"] = mem
+            log(f" memory per rank: params {mem['params_bytes'] / 2**20:.1f} MiB, grads {mem['grads_bytes'] / 2**20:.1f} MiB, "
+                f"optimizer {mem['optimizer_bytes'] / 2**20:.1f} MiB, activations of one micro-batch "
+                f"{activations / 2**20:.1f} MiB", mem)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         iteration += 1

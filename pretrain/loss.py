@@ -47,7 +47,8 @@ class _ChunkedCE(torch.autograd.Function):
         rows = torch.arange(chunk, device=h.device)
         for s in range(0, h.shape[0], chunk):
             e = min(h.shape[0], s + chunk)
-            p = torch.exp((h[s:e] @ w.t()).float() - lse[s:e, None])  # softmax, recomputed
+            p = (h[s:e] @ w.t()).float()  # the chunk's logits, recomputed, turned into softmax in place
+            p.sub_(lse[s:e, None]).exp_()
             p[rows[: e - s], labels[s:e]] -= 1.0
             p *= grad[s:e, None].float()
             if gh is not None:

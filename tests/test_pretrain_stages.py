@@ -161,3 +161,18 @@ def test_stage_transition_needs_more_iterations(stages, tmp_path):
         main(model_args(stages, stages["s2"], 2, "--global-batch-size", "8", "--stage-transition", ckpt))
     with pytest.raises(SystemExit, match="holds no checkpoint"):
         main(model_args(stages, stages["s2"], 4, "--stage-transition", str(tmp_path / "nothing")))
+
+
+def test_epoch_caps_of_a_mix_written_blend(stages, tmp_path):
+    """A mix-written blend's shards already hold every allowed repetition: a second pass stops the run."""
+    over = ["--global-batch-size", "8", "--seq-length", "8192", "--override-stage-context"]
+    with pytest.raises(SystemExit, match=r"more often than allowed \(1 pass\(es\) per shard.*math: 1\.\d+ passes"):
+        main(model_args(stages, stages["s2"], 1, *over))
+    log = tmp_path / "log.jsonl"
+    h = main(model_args(stages, stages["s2"], 1, *over, "--on-epoch-cap", "warn", "--log-jsonl", str(log)))
+    assert h["final_iteration"] == 1
+    warned = [json.loads(x) for x in log.read_text().splitlines() if "epoch_cap_exceeded" in x]
+    assert len(warned) == 1 and warned[0]["cap"] == 1.0 and all(v > 1 for v in warned[0]["shards"].values())
+    # a higher cap by flag lets it through without a word
+    h = main(model_args(stages, stages["s2"], 1, *over, "--max-shard-epochs", "4"))
+    assert h["final_iteration"] == 1

@@ -19,6 +19,9 @@ Several GPUs:     torchrun --nproc-per-node 8 -m curate.pretrain --data-path ...
 The global batch is split into micro-batches; gradient accumulation steps =
 global-batch-size / (micro-batch-size x data-parallel size). Checkpoints hold the model,
 optimizer, LR scheduler, data position and RNG states, so `--load` resumes exactly.
+
+Next stage:       curate pretrain --data-path out/stage3/blend.json --stage-transition ckpt2/ --save ckpt3/ --load ckpt3/ ...
+Export:           curate pretrain export --to hf --load ckpt3/ --out hf/   (Llama config + safetensors, MTP beside)
 """
 
 

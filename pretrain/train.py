@@ -487,7 +487,7 @@ def _train(args, d: Dist, log: Logger) -> dict:
     first_iteration = iteration + 1
 
     def save() -> None:
-        extra = {"data_fingerprint": fingerprint, "model_config": ckpt_io.plain(raw_model.cfg.to_dict()),
+        extra = {"data_fingerprint": fingerprint, "model_config": ckpt_io.plain(raw_model.cfg.to_dict()), "eod_id": eod,
                  "args": ckpt_io.plain(vars(args))}
         save_checkpoint(args.save, iteration, raw_model, optimizer, scheduler, consumed, stage_start, extra, d)
         log(f"saved checkpoint at iteration {iteration} to {args.save}")
@@ -622,7 +622,12 @@ def _mix_written(data_path) -> bool:
 
 
 def main(argv=None) -> dict:
-    """Entry point of `curate pretrain` and `python -m curate.pretrain`."""
+    """Entry point of `curate pretrain` and `python -m curate.pretrain` (`... export --to hf` exports)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        from curate.pretrain.export import main as export_main
+
+        return export_main(argv[1:])
     return train(parse_args(argv))
 
 

@@ -10,6 +10,8 @@ One typed record, :class:`Blend`, is the only definition of the file::
     total_tokens    tokens in all shards (= sum of datasets[].tokens)
     datasets        [{source, prefix, docs, tokens, bytes, weight}], prefixes relative to the folder
     data_path       Megatron's ``--data-path``: "W1 PREFIX1 W2 PREFIX2 ..." from datasets
+    valid_datasets  the validation split (documents held out before sampling, once each), same
+                    records, weights = token shares among them; written only when non-empty
 
 ``Blend.build`` makes the record from the written shards (weights are token shares), ``write``
 puts it in place atomically as ``json.dumps(indent=2, sort_keys=True)`` (the same bytes for the
@@ -80,6 +82,12 @@ def render_data_path(datasets: list[BlendDataset]) -> str:
     return " ".join(f"{d.weight} {d.prefix}" for d in datasets)
 
 
+def _weighted(datasets: list[dict]) -> list[BlendDataset]:
+    total = sum(int(d["tokens"]) for d in datasets)
+    return [BlendDataset(**{**d, "weight": round(d["tokens"] / total, WEIGHT_DIGITS) if total else 0.0})
+            for d in datasets]
+
+
 class Blend(_Record):
     """blend.json as the mix step writes it."""
 
@@ -91,6 +99,7 @@ class Blend(_Record):
     total_tokens: int = Field(ge=0)
     datasets: list[BlendDataset]
     data_path: str
+    valid_datasets: list[BlendDataset] = Field(default_factory=list, description="The held-out validation split's shards.")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -103,18 +112,22 @@ class Blend(_Record):
 
     @classmethod
     def build(cls, tokenizer: BlendTokenizer | dict, context_length: int, seed: int,
-              datasets: list[dict], rotary_base: float | None = None) -> "Blend":
-        """The record for shards ``datasets`` ({source, prefix, docs, tokens, bytes}); weights are token shares."""
-        total = sum(int(d["tokens"]) for d in datasets)
-        ds = [BlendDataset(**{**d, "weight": round(d["tokens"] / total, WEIGHT_DIGITS) if total else 0.0})
-              for d in datasets]
+              datasets: list[dict], rotary_base: float | None = None,
+              valid_datasets: list[dict] | None = None) -> "Blend":
+        """The record for shards ``datasets`` ({source, prefix, docs, tokens, bytes}) and the held-out
+        ``valid_datasets``; weights are token shares (of the training and the validation shards)."""
+        ds, valid = _weighted(datasets), _weighted(valid_datasets or [])
         tok = tokenizer if isinstance(tokenizer, BlendTokenizer) else BlendTokenizer(**tokenizer)
         return cls(tokenizer=tok, context_length=context_length, rotary_base=rotary_base, seed=seed,
-                   total_tokens=total, datasets=ds, data_path=render_data_path(ds))
+                   total_tokens=sum(d.tokens for d in ds), datasets=ds, data_path=render_data_path(ds),
+                   valid_datasets=valid)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as JSON values; ``rotary_base`` is left out when None (the bytes of blends before it)."""
-        return self.model_dump(mode="json", exclude={"rotary_base"} if self.rotary_base is None else None)
+        """The record as JSON values; ``rotary_base`` None and an empty ``valid_datasets`` are left out
+        (the bytes of blends written before them)."""
+        skip = {k for k, empty in (("rotary_base", self.rotary_base is None), ("valid_datasets", not self.valid_datasets))
+                if empty}
+        return self.model_dump(mode="json", exclude=skip or None)
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True).encode()

@@ -69,7 +69,7 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     from curate.mixtures.blend import FILENAME, read_blend
     from curate.mixtures.report import build_report, write_report_files
     from curate.mixtures.summary import ReportParts
-    from curate.mixtures.layout import publish_shards
+    from curate.mixtures.layout import HELD_OUT, publish_shards
 
     cache = cache_dir or cfg.cache_dir or default_cache_dir(output)
     known = {s["dir"]: s["output_digest"] for s in steps if "output_digest" in s}
@@ -79,6 +79,8 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     blend = read_blend(src.join(FILENAME))
     out = Folder(output).makedirs()
     publish_shards(src, out, [d.prefix for d in blend.datasets], log)
+    if blend.valid_datasets:
+        publish_shards(src, out, [d.prefix for d in blend.valid_datasets], log, top=HELD_OUT)
     parts = ReportParts.from_json(src.read_bytes("parts.json"))
     plan = json.loads(src.read_bytes("plan.json"))
     datasets = blend.to_dict()["datasets"]  # with their weights (token shares)

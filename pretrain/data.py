@@ -76,9 +76,30 @@ def dataset_sources(items: list[str] | str, prefixes: list[str]) -> dict[str, st
     except ValueError:
         return names
     base = os.path.dirname(os.path.abspath(path))
-    for ds in getattr(blend, "datasets", []):
+    for ds in [*getattr(blend, "datasets", []), *getattr(blend, "valid_datasets", [])]:
         names[os.path.normpath(os.path.join(base, ds.prefix))] = ds.source
     return names
+
+
+def held_out_data_path(items: list[str] | str) -> tuple[list[float], list[str]] | None:
+    """Normalized weights and absolute prefixes of the blend's held-out validation shards, or None."""
+    path = blend_file(items)
+    if path is None:
+        return None
+    try:
+        valid = [d for d in getattr(read_blend(path), "valid_datasets", []) if d.weight > 0]
+    except ValueError:
+        return None
+    if not valid:
+        return None
+    base = os.path.dirname(os.path.abspath(path))
+    prefixes = [os.path.normpath(os.path.join(base, d.prefix)) for d in valid]
+    for p in prefixes:
+        for f in (idx_path(p), bin_path(p)):
+            if not os.path.exists(f):
+                raise FileNotFoundError(f"validation dataset file missing: {f} (from {path} valid_datasets)")
+    total = sum(d.weight for d in valid)
+    return [d.weight / total for d in valid], prefixes
 
 
 def parse_megatron_list(items: list[str]) -> list[tuple[float, str]]:

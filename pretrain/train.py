@@ -32,7 +32,7 @@ from curate.pretrain import checkpoint as ckpt_io
 from curate.pretrain.args import parse_args
 from curate.pretrain.checkpoint import TRACKER, find_checkpoint, save_checkpoint  # noqa: F401 (public names)
 from curate.pretrain.data import (BlendedDataset, DataSpec, PretrainingSampler, collate, data_fingerprint,
-                                  dataset_sources, parse_data_path)
+                                  dataset_sources, held_out_data_path, parse_data_path)
 from curate.pretrain.model import GPT, GPTConfig, count_parameters, flops_per_token
 from curate.pretrain.schedule import LRSchedule, Scheduler
 from curate.pretrain.stage import resolve_context
@@ -334,9 +334,15 @@ def _train(args, d: Dist, log: Logger) -> dict:
     padded_vocab = -(-vocab // div) * div
     try:
         weights, prefixes = parse_data_path(args.data_path)
+        held = held_out_data_path(args.data_path)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"--data-path: {e}") from None
-    spec = DataSpec(weights, prefixes, args.seq_length, list(args.split_weights), args.seed, vocab_size=vocab)
+    split = list(args.split_weights)
+    if held is not None:  # the mix step's held-out split: training reads every document of its shards
+        split = [1.0, 0.0, 0.0]
+        log(f"validation: the blend's held-out split ({len(held[1])} dataset(s), documents never in training); "
+            f"--split is not applied")
+    spec = DataSpec(weights, prefixes, args.seq_length, split, args.seed, vocab_size=vocab)
     fingerprint = data_fingerprint(spec)
 
     mode, ckpt_path, state = _start_state(args, log)
@@ -356,7 +362,10 @@ def _train(args, d: Dist, log: Logger) -> dict:
     sources = dataset_sources(args.data_path, prefixes)
     train_ds = BlendedDataset(spec, 0, stage_samples)
     valid_ds = None
-    if args.eval_iters > 0 and args.split_weights[1] > 0:
+    if args.eval_iters > 0 and held is not None:
+        vspec = DataSpec(held[0], held[1], args.seq_length, [1.0, 0.0, 0.0], args.seed, vocab_size=vocab)
+        valid_ds = BlendedDataset(vspec, 0, args.eval_iters * gb)
+    elif args.eval_iters > 0 and args.split_weights[1] > 0:
         try:
             valid_ds = BlendedDataset(spec, 1, args.eval_iters * gb)
         except ValueError as e:

@@ -18,7 +18,8 @@ from test_pretrain import one_thread, shards, tiny_args  # noqa: E402,F401 (fixt
 
 
 def test_fsdp2_two_ranks_match_single_process(shards, tmp_path):  # noqa: F811
-    args = tiny_args(shards, 20, "--micro-batch-size", "2", "--log-interval", "5", "--mtp-num-layers", "1")
+    args = tiny_args(shards, 20, "--micro-batch-size", "2", "--log-interval", "5", "--mtp-num-layers", "1",
+                     "--eval-iters", "1", "--eval-interval", "20")
     log = tmp_path / "fsdp.jsonl"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "curate.pretrain", *args, "--use-torch-fsdp2", "--recompute-activations",
@@ -35,6 +36,9 @@ def test_fsdp2_two_ranks_match_single_process(shards, tmp_path):  # noqa: F811
     np.testing.assert_allclose([r["mtp_loss"] for r in train], [single["mtp_loss"][i - 1] for i in (5, 10, 15, 20)],
                                rtol=0, atol=1e-5)
     assert single["lm_loss"][-1] < single["lm_loss"][0] - 1.0  # it trained: the equality is not trivial
+    ev = next(r for r in recs if r["event"] == "eval")  # validation runs through the sharded model too
+    assert abs(ev["lm_loss"] - single["eval"][0]["lm_loss"]) < 1e-5
+    assert abs(ev["mtp_acceptance"][0] - single["eval"][0]["mtp_acceptance"][0]) < 1e-6
     # each rank holds about half the parameters, gradients and Adam state
     mem = next(r for r in recs if r["event"] == "memory")
     one = single["memory"]

@@ -11,7 +11,7 @@ import torch.nn.functional as F  # noqa: E402
 from curate.pretrain.loss import chunk_tokens, chunked_argmax, chunked_cross_entropy  # noqa: E402
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64, 0])
+@pytest.mark.parametrize("chunk", [3, 64, 0])
 def test_chunked_ce_matches_full(chunk):
     g = torch.Generator().manual_seed(0)
     n, d, v = 100, 24, 5003

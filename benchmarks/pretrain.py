@@ -1,7 +1,21 @@
-"""Throughput of `curate pretrain`: tokens/s and MFU for a ~1B-parameter GPT (GPU) or a small one (CPU).
+"""`curate pretrain` measured against peer runs in the same invocation.
 
-    python benchmarks/pretrain.py                    # picks 1b on CUDA, small on CPU
-    python benchmarks/pretrain.py --config 1b --runs mtp,compile,nomtp --iters 30
+    python benchmarks/pretrain.py                    # throughput: picks 1b on CUDA, small on CPU
+    python benchmarks/pretrain.py --config 1b --runs mtp,compile,nomtp --iters 30 [--seq-length 32768]
+    python benchmarks/pretrain.py ce [--tokens 2048] [--vocab 152064] [--repeats 3]
+    python benchmarks/pretrain.py fsdp [--iters 20]  # 2 gloo (CPU) / NCCL (GPU) ranks vs one process
+
+``ce``: peak memory of one forward+backward of the output-head cross-entropy, chunked
+(``pretrain/loss.py``) against full fp32 logits + ``F.cross_entropy``, each in a fresh process
+(CPU: peak RSS above the inputs, via /proc clear_refs + VmHWM; CUDA: max_memory_allocated),
+median and min-max over repeats, and the largest loss difference.
+``fsdp``: the same run (same seed, data, global batch) as one process, one process with
+activation checkpointing, and FSDP2 over 2 ranks with and without it: memory per rank
+(parameters, gradients, Adam state — this rank's shards — and the activations one micro-batch
+saves for backward, from the trainer's ``memory`` record) and the largest loss difference from
+the single process over all iterations.
+
+Throughput (default):
 
 Writes synthetic Megatron shards (random token ids, log-normal document lengths, an EOD per
 document) with the project's IndexedDatasetBuilder, then trains through the real entrypoint
@@ -78,16 +92,7 @@ def run_one(label: str, cfg: dict, blend: str, iters: int, device: str, work: st
 
     log = os.path.join(work, f"{label}.jsonl")
     interval = max(1, iters // 6)
-    argv = ["--data-path", blend, "--vocab-size", str(cfg["vocab_size"]), "--device", device,
-            "--num-layers", str(cfg["num_layers"]), "--hidden-size", str(cfg["hidden_size"]),
-            "--num-attention-heads", str(cfg["num_attention_heads"]), "--num-query-groups", str(cfg["num_query_groups"]),
-            "--ffn-hidden-size", str(cfg["ffn_hidden_size"]), "--seq-length", str(cfg["seq_length"]),
-            "--micro-batch-size", str(cfg["micro_batch_size"]), "--global-batch-size", str(cfg["global_batch_size"]),
-            "--mtp-num-layers", str(cfg["mtp_num_layers"]), "--train-iters", str(iters), "--lr", "3e-4",
-            "--lr-warmup-iters", "2", "--log-interval", str(interval), "--eval-iters", "0", "--split", "100,0,0",
-            "--num-workers", "2", "--log-jsonl", log, *extra]
-    if device == "cuda":
-        argv.append("--bf16")
+    argv = _argv(cfg, blend, iters, device, log, extra, interval)
     t0 = time.perf_counter()
     main(argv)
     wall = time.perf_counter() - t0
@@ -110,11 +115,150 @@ def run_one(label: str, cfg: dict, blend: str, iters: int, device: str, work: st
     return out
 
 
+def _ce_child(variant: str, tokens: int, vocab: int, hidden: int, device: str) -> dict:
+    """One forward+backward of the head's cross-entropy; peak bytes above the inputs."""
+    import torch
+    import torch.nn.functional as F
+
+    from curate.pretrain.loss import chunked_cross_entropy
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(tokens, hidden, generator=g).to(device).requires_grad_()
+    w = (torch.randn(vocab, hidden, generator=g) * 0.05).to(device).requires_grad_()
+    labels = torch.randint(0, vocab, (tokens,), generator=g).to(device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (peak RSS) to the current RSS
+        base = _vm("VmRSS")
+    t0 = time.perf_counter()
+    if variant == "full":
+        loss = F.cross_entropy((h @ w.t()).float(), labels)
+    else:
+        loss = chunked_cross_entropy(h, w, labels).mean()
+    loss.backward()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = _vm("VmHWM") - base
+    return {"variant": variant, "peak_bytes": peak, "loss": loss.item(), "seconds": time.perf_counter() - t0}
+
+
+def _vm(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def bench_ce(a, device: str) -> None:
+    import subprocess
+
+    print(f"cross-entropy of {a.tokens:,} tokens x vocab {a.vocab:,} (hidden {a.hidden}) on {device}; full fp32 logits "
+          f"would be {a.tokens * a.vocab * 4 / 2**30:.2f} GiB (at 32,768 tokens: {32768 * a.vocab * 4 / 2**30:.1f} GiB)")
+    res = {"full": [], "chunked": []}
+    for _ in range(a.repeats):
+        for v in ("chunked", "full"):
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "_ce_child", v, str(a.tokens), str(a.vocab),
+                                  str(a.hidden), device], capture_output=True, text=True, check=True)
+            res[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for v, rows in res.items():
+        peaks = sorted(r["peak_bytes"] / 2**20 for r in rows)
+        secs = sorted(r["seconds"] for r in rows)
+        print(f"  {v:8s} peak {np.median(peaks):9.1f} MiB (min-max {peaks[0]:.1f}-{peaks[-1]:.1f}) | "
+              f"{np.median(secs):.2f} s (min-max {secs[0]:.2f}-{secs[-1]:.2f})")
+    full, ch = np.median([r["peak_bytes"] for r in res["full"]]), np.median([r["peak_bytes"] for r in res["chunked"]])
+    diff = max(abs(x["loss"] - y["loss"]) for x, y in zip(res["full"], res["chunked"]))
+    print(f"RESULT ce peak memory chunked/full = {ch / full:.3f} (x{full / max(ch, 1):.1f} less); max |loss diff| {diff:.2e}")
+
+
+FSDP_CONFIG = dict(num_layers=4, hidden_size=128, num_attention_heads=4, num_query_groups=2, ffn_hidden_size=384,
+                   seq_length=256, micro_batch_size=2, global_batch_size=8, vocab_size=8192, mtp_num_layers=1)
+
+
+def bench_fsdp(a, device: str) -> None:
+    import subprocess
+
+    cfg = dict(FSDP_CONFIG)
+    iters = a.iters or 20
+    work = a.work or tempfile.mkdtemp(prefix="curate-bench-fsdp-")
+    os.makedirs(work, exist_ok=True)
+    blend = write_shards(work, cfg["vocab_size"], iters * cfg["global_batch_size"] * (cfg["seq_length"] + 1))
+    print(f"config: " + " ".join(f"{k}={v}" for k, v in cfg.items()) + f" iters={iters} device={device}")
+    runs = {}
+    for label, world, extra in (("single", 1, []), ("single+ckpt", 1, ["--recompute-activations"]),
+                                ("fsdp2x2", 2, ["--use-torch-fsdp2"]),
+                                ("fsdp2x2+ckpt", 2, ["--use-torch-fsdp2", "--recompute-activations"])):
+        log = os.path.join(work, f"{label}.jsonl")
+        if os.path.exists(log):
+            os.remove(log)
+        argv = _argv(cfg, blend, iters, device, log, extra, interval=1)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world),
+               "-m", "curate.pretrain", *argv] if world > 1 else [sys.executable, "-m", "curate.pretrain", *argv]
+        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // world)))
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        if out.returncode:
+            print(f"run {label} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+            continue
+        recs = [json.loads(x) for x in open(log)]
+        runs[label] = {"mem": next(r for r in recs if r["event"] == "memory"), "wall_s": time.perf_counter() - t0,
+                       "loss": [r["lm_loss"] for r in recs if r["event"] == "train"],
+                       "mtp": [r["mtp_loss"] for r in recs if r["event"] == "train"]}
+    ref = runs.get("single")
+    print(f"{'run':13s} {'params':>9s} {'grads':>9s} {'adam':>9s} {'activ.':>9s} {'total/rank':>11s} {'vs single':>9s} "
+          f"{'max|dloss|':>11s} {'wall s':>7s}   (MiB per rank)")
+    for label, r in runs.items():
+        m = r["mem"]
+        diff = (max(max(abs(x - y) for x, y in zip(r["loss"], ref["loss"])),
+                    max(abs(x - y) for u, v in zip(r["mtp"], ref["mtp"]) for x, y in zip(u, v))) if ref else float("nan"))
+        ratio = m["total_bytes"] / ref["mem"]["total_bytes"] if ref else float("nan")
+        print(f"{label:13s} " + " ".join(f"{m[k] / 2**20:9.2f}" for k in ("params_bytes", "grads_bytes",
+                                                                            "optimizer_bytes", "activations_bytes"))
+              + f" {m['total_bytes'] / 2**20:11.2f} {ratio:9.2f} {diff:11.2e} {r['wall_s']:7.1f}")
+    if ref and "fsdp2x2" in runs:
+        d = max(abs(x - y) for x, y in zip(runs["fsdp2x2"]["loss"], ref["loss"]))
+        print(f"RESULT fsdp2 2 ranks vs 1 process: {len(ref['loss'])} iterations, max |lm loss diff| {d:.2e} "
+              f"({'within' if d <= 1e-5 else 'OUTSIDE'} 1e-5)")
+    if not a.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _argv(cfg: dict, blend: str, iters: int, device: str, log: str, extra: list[str], interval: int) -> list[str]:
+    argv = ["--data-path", blend, "--vocab-size", str(cfg["vocab_size"]), "--device", device,
+            "--num-layers", str(cfg["num_layers"]), "--hidden-size", str(cfg["hidden_size"]),
+            "--num-attention-heads", str(cfg["num_attention_heads"]), "--num-query-groups", str(cfg["num_query_groups"]),
+            "--ffn-hidden-size", str(cfg["ffn_hidden_size"]), "--seq-length", str(cfg["seq_length"]),
+            "--micro-batch-size", str(cfg["micro_batch_size"]), "--global-batch-size", str(cfg["global_batch_size"]),
+            "--mtp-num-layers", str(cfg["mtp_num_layers"]), "--train-iters", str(iters), "--lr", "3e-4",
+            "--lr-warmup-iters", "2", "--log-interval", str(interval), "--eval-iters", "0", "--split", "100,0,0",
+            "--num-workers", "2", "--log-jsonl", log, *extra]
+    if device == "cuda":
+        argv.append("--bf16")
+    return argv
+
+
 def main() -> None:
     _ensure_importable()
+    if len(sys.argv) > 1 and sys.argv[1] == "_ce_child":
+        v, n, vocab, hidden, device = sys.argv[2:7]
+        print(json.dumps(_ce_child(v, int(n), int(vocab), int(hidden), device)))
+        return
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", nargs="?", choices=["throughput", "ce", "fsdp"], default="throughput")
+    ap.add_argument("--tokens", type=int, default=2048, help="ce: tokens per forward")
+    ap.add_argument("--vocab", type=int, default=152064, help="ce: vocabulary (Qwen2/MiMo: 151,680 padded to 152,064)")
+    ap.add_argument("--hidden", type=int, default=64, help="ce: hidden size (memory is dominated by the logits)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seq-length", type=int, default=None, help="throughput: override the config's sequence length")
     ap.add_argument("--config", choices=sorted(CONFIGS), default=None)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--iters", type=int, default=None)
@@ -122,7 +266,13 @@ def main() -> None:
     ap.add_argument("--micro-batch-size", type=int, default=None)
     ap.add_argument("--work", default=None, help="folder for the synthetic shards (default: a temp dir)")
     a = ap.parse_args()
+    if a.what == "ce":
+        return bench_ce(a, a.device)
+    if a.what == "fsdp":
+        return bench_fsdp(a, a.device)
     cfg = dict(CONFIGS[a.config or ("1b" if a.device == "cuda" else "small")])
+    if a.seq_length:
+        cfg["seq_length"] = a.seq_length
     if a.micro_batch_size:
         cfg["micro_batch_size"] = a.micro_batch_size
     iters = a.iters or (30 if a.device == "cuda" else 12)

@@ -4,18 +4,21 @@ One typed record, :class:`Blend`, is the only definition of the file::
 
     format          "megatron-indexed-dataset/MMIDIDX-v1"
     tokenizer       {path (file name), sha256, vocab_size, eod_id, dtype (of the shards)}
-    context_length  training context the shards are meant for
+    context_length  training context the shards are meant for (`curate pretrain`'s default --seq-length)
+    rotary_base     RoPE base for that context, or null (`curate pretrain`'s default --rotary-base)
     seed            the sampling seed
     total_tokens    tokens in all shards (= sum of datasets[].tokens)
     datasets        [{source, prefix, docs, tokens, bytes, weight}], prefixes relative to the folder
     data_path       Megatron's ``--data-path``: "W1 PREFIX1 W2 PREFIX2 ..." from datasets
+    valid_datasets  the validation split (documents held out before sampling, once each), same
+                    records, weights = token shares among them; written only when non-empty
 
 ``Blend.build`` makes the record from the written shards (weights are token shares), ``write``
 puts it in place atomically as ``json.dumps(indent=2, sort_keys=True)`` (the same bytes for the
 same shards on any runner), and :func:`read_blend` validates a file, naming it in every error.
 
 A blend file without ``format`` was not written by the mix step (hand-written, or made by
-another tool): of it only ``data_path`` and, when present, ``tokenizer`` are read — the keys a
+another tool): of it only ``data_path`` and, when present, ``tokenizer``, ``context_length`` and ``rotary_base`` are read — the keys a
 training run needs, with the types the mix step writes them — as a :class:`DataPathBlend`.
 """
 
@@ -79,16 +82,24 @@ def render_data_path(datasets: list[BlendDataset]) -> str:
     return " ".join(f"{d.weight} {d.prefix}" for d in datasets)
 
 
+def _weighted(datasets: list[dict]) -> list[BlendDataset]:
+    total = sum(int(d["tokens"]) for d in datasets)
+    return [BlendDataset(**{**d, "weight": round(d["tokens"] / total, WEIGHT_DIGITS) if total else 0.0})
+            for d in datasets]
+
+
 class Blend(_Record):
     """blend.json as the mix step writes it."""
 
     format: Literal["megatron-indexed-dataset/MMIDIDX-v1"] = FORMAT
     tokenizer: BlendTokenizer
     context_length: int = Field(gt=0)
+    rotary_base: Optional[float] = Field(None, gt=0, description="RoPE base the stage trains with; None: the trainer's default.")
     seed: int
     total_tokens: int = Field(ge=0)
     datasets: list[BlendDataset]
     data_path: str
+    valid_datasets: list[BlendDataset] = Field(default_factory=list, description="The held-out validation split's shards.")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -101,17 +112,22 @@ class Blend(_Record):
 
     @classmethod
     def build(cls, tokenizer: BlendTokenizer | dict, context_length: int, seed: int,
-              datasets: list[dict]) -> "Blend":
-        """The record for shards ``datasets`` ({source, prefix, docs, tokens, bytes}); weights are token shares."""
-        total = sum(int(d["tokens"]) for d in datasets)
-        ds = [BlendDataset(**{**d, "weight": round(d["tokens"] / total, WEIGHT_DIGITS) if total else 0.0})
-              for d in datasets]
+              datasets: list[dict], rotary_base: float | None = None,
+              valid_datasets: list[dict] | None = None) -> "Blend":
+        """The record for shards ``datasets`` ({source, prefix, docs, tokens, bytes}) and the held-out
+        ``valid_datasets``; weights are token shares (of the training and the validation shards)."""
+        ds, valid = _weighted(datasets), _weighted(valid_datasets or [])
         tok = tokenizer if isinstance(tokenizer, BlendTokenizer) else BlendTokenizer(**tokenizer)
-        return cls(tokenizer=tok, context_length=context_length, seed=seed, total_tokens=total,
-                   datasets=ds, data_path=render_data_path(ds))
+        return cls(tokenizer=tok, context_length=context_length, rotary_base=rotary_base, seed=seed,
+                   total_tokens=sum(d.tokens for d in ds), datasets=ds, data_path=render_data_path(ds),
+                   valid_datasets=valid)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The record as JSON values; ``rotary_base`` None and an empty ``valid_datasets`` are left out
+        (the bytes of blends written before them)."""
+        skip = {k for k, empty in (("rotary_base", self.rotary_base is None), ("valid_datasets", not self.valid_datasets))
+                if empty}
+        return self.model_dump(mode="json", exclude=skip or None)
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True).encode()
@@ -140,11 +156,14 @@ class DataPathTokenizer(BaseModel):
 
 
 class DataPathBlend(BaseModel):
-    """A blend file without ``format``: its ``data_path`` (string, or list of words) and ``tokenizer``."""
+    """A blend file without ``format``: its ``data_path`` (string, or list of words), ``tokenizer``,
+    ``context_length`` and ``rotary_base``."""
 
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
     data_path: Union[str, list[str]]
     tokenizer: Optional[DataPathTokenizer] = None
+    context_length: Optional[int] = Field(None, gt=0)
+    rotary_base: Optional[float] = Field(None, gt=0)
 
     def data_path_items(self) -> list[str]:
         return self.data_path.split() if isinstance(self.data_path, str) else list(self.data_path)

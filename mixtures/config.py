@@ -51,6 +51,14 @@ class MixConfig(Section):
         "them is not filtered by min_quality.",
     )
     context_length: int = Field(8192, gt=0, description="Training context length the shards are meant for (written to blend.json).")
+    rotary_base: float | None = Field(
+        None, gt=0, description="RoPE base the stage trains with (written to blend.json, `curate pretrain`'s default "
+        "--rotary-base); None leaves it to the trainer (10,000).")
+    valid_fraction: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="Share of documents held out as the validation split, chosen per document by a hash of the "
+        "seed and its id before any sampling or upsampling, written once each to valid/ shards (blend.json "
+        "valid_datasets) and counted as dropped `held_out:validation`; 0 holds out none.")
     tokenizer: str | None = Field(
         None,
         description="Path of a HF tokenizers `tokenizer.json`; None uses the project's bundled byte-level BPE "

@@ -15,6 +15,7 @@ from curate.io import files
 from curate.io.folder import Folder
 
 SHARDS = "shards"
+HELD_OUT = "valid"  # the validation datasets (documents held out before sampling), beside shards/
 
 
 def safe_name(source: str) -> str:
@@ -23,8 +24,8 @@ def safe_name(source: str) -> str:
     return s[:100]
 
 
-def final_names(written: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
-    """(written dataset, final relative prefix) for every non-empty dataset, in blend order."""
+def final_names(written: list[dict[str, Any]], top: str = SHARDS) -> list[tuple[dict[str, Any], str]]:
+    """(written dataset, final relative prefix under ``top``) for every non-empty dataset, in blend order."""
     out = []
     counter: dict[str, int] = {}
     for w in sorted(written, key=lambda w: (w["source"], w["group"], w["sub"])):
@@ -33,7 +34,7 @@ def final_names(written: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str
         name = safe_name(w["source"])
         i = counter.get(name, 0)
         counter[name] = i + 1
-        out.append((w, f"{SHARDS}/{name}/{name}_{i:05d}"))
+        out.append((w, f"{top}/{name}/{name}_{i:05d}"))
     return out
 
 
@@ -51,20 +52,21 @@ def plan_mismatch(plan: dict[str, Any], datasets: list[dict[str, Any]]) -> dict[
 LEGACY_SCRATCH = (".mix.tmp-", ".mix-tmp-")  # in-output scratch folders of older curate versions
 
 
-def publish_shards(src: Folder, out: Folder, prefixes: list[str], log: Callable[[str], None] = print) -> None:
-    """Make ``out/shards`` hold exactly the datasets ``prefixes`` of the mix step output ``src``:
+def publish_shards(src: Folder, out: Folder, prefixes: list[str], log: Callable[[str], None] = print,
+                   top: str = SHARDS) -> None:
+    """Make ``out/<top>`` hold exactly the datasets ``prefixes`` of the mix step output ``src``:
     staged beside it (hard links on one local disk, copies elsewhere) and committed at once."""
     if not out.remote:
         for entry in sorted(os.listdir(out.path)):
             if entry.startswith(LEGACY_SCRATCH):
                 Folder(out.join(entry)).delete()
                 log(f"[mix] removed {out.join(entry)}, left by an interrupted run")
-    target = out.child(SHARDS)
+    target = out.child(top)
     for gone in target.sweep_staging():
         log(f"[mix] removed {gone}, left by an interrupted run")
     staged = target.staging()
     for prefix in prefixes:
-        rel = prefix.split("/")[1:]  # below shards/
+        rel = prefix.split("/")[1:]  # below <top>/
         if not staged.remote:
             os.makedirs(staged.join(*rel[:-1]), exist_ok=True)
         for ext in (".bin", ".idx"):

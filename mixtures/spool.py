@@ -2,7 +2,10 @@
 
 1. ``tokenize_shard``: one Parquet shard of Documents → a raw token spool (``.tok``, tokens
    back to back) plus an Arrow index (pool, source, domain, id, order hash, length) and a
-   ``ShardSummary``. No document or token array ever leaves this function.
+   ``ShardSummary``. No document or token array ever leaves this function. Documents held
+   out for validation (``held_out``: a hash of seed and id, before any sampling) go to a
+   spool of their own and into the summary only as dropped ``held_out:validation``, so the
+   plan never samples or upsamples them; ``assign_held_out`` gives each one copy.
 2. ``assign_copies``: one spool's index + the plan → per-(source, group) Arrow files of copy
    entries (order, pool, id, copy, input position, spool offset, length).
 3. ``write_group``: one (source, group)'s entry files → size-capped Megatron datasets, copies
@@ -93,18 +96,56 @@ def _close_quietly(*closeables) -> None:
 
 # ---------------------------------------------------------------- pass 1: tokenize and spool
 
+HELD_OUT = "held_out:validation"  # the summary's drop reason of a held-out document
+
+
+def held_out(seed: int, pool: str, doc_id: str, fraction: float) -> bool:
+    """Whether a document belongs to the validation split: a hash of seed, pool and id, so the
+    choice is by document (every copy the mix would make goes the same way) and order-free."""
+    return fraction > 0 and S.doc_hash(seed, pool, doc_id, salt="valid") < fraction * 2.0**64
+
+
+class _Spool:
+    """One spool being written: token file + Arrow index, opened on the first document."""
+
+    def __init__(self, spool_dir: str, name: str, src: int):
+        self.tok_path = files.join(spool_dir, name + ".tok")
+        self.idx_path = files.join(spool_dir, name + ".idx")
+        self.src = src
+        self.tokf = self.index = None
+
+    def add(self, arr: np.ndarray, *row) -> None:
+        if self.tokf is None:
+            self.tokf = files.open_write(self.tok_path)
+            self.index = RowWriter(self.idx_path, SPOOL_INDEX)
+        self.tokf.write(arr.tobytes())
+        self.index.add(*row)
+
+    def close(self) -> dict[str, Any] | None:
+        if self.tokf is None:
+            return None
+        self.tokf.close()
+        self.index.close()
+        return {"tok": self.tok_path, "idx": self.idx_path, "src": self.src, "docs": self.index.rows}
+
+    def abort(self) -> None:
+        _close_quietly(self.tokf, self.index)
+
+
 def tokenize_shard(path: str, pool: str, src: int, tok: DocTokenizer, seed: int, quality_names: list[str],
                    min_quality: float | None, batch_docs: int, spool_dir: str,
-                   samples: int) -> tuple[dict[str, Any] | None, ShardSummary]:
-    """One Parquet shard → ({tok, idx, src, docs} of its spool, or None when nothing was kept; summary).
+                   samples: int, valid_fraction: float = 0.0
+                   ) -> tuple[dict[str, Any] | None, ShardSummary, dict[str, Any] | None]:
+    """One Parquet shard → ({tok, idx, src, docs} of its spool, or None when nothing was kept;
+    summary; the spool of the documents held out for validation, or None).
 
-    Below-quality and empty documents are counted as dropped. Memory: one Parquet batch.
+    Below-quality and empty documents are counted as dropped, held-out ones as ``HELD_OUT``.
+    Memory: one Parquet batch.
     """
     summ = ShardSummary(samples)
     dtype = np.dtype(tok.dtype).newbyteorder("<")
     name = uuid.uuid4().hex
-    tok_path = files.join(spool_dir, name + ".tok")
-    tokf = index = None
+    train, valid = _Spool(spool_dir, name, src), _Spool(spool_dir, name + "-valid", src)
     try:
         with files.open_raw(path) as f:
             pf = pq.ParquetFile(f)
@@ -123,24 +164,22 @@ def tokenize_shard(path: str, pool: str, src: int, tok: DocTokenizer, seed: int,
                         keep.append((d, q))
                 if not keep:
                     continue
-                if tokf is None:
-                    tokf = files.open_write(tok_path)
-                    index = RowWriter(files.join(spool_dir, name + ".idx"), SPOOL_INDEX)
                 for (d, q), arr in zip(keep, tok.encode([d["text"] for d, _ in keep])):
                     h = S.doc_hash(seed, pool, d["id"])
                     n = int(arr.shape[0])
-                    summ.add(pool, d, q, n, h)
-                    tokf.write(arr.astype(dtype, copy=False).tobytes())
-                    index.add(pool, d["source"], S.domain_of(d), d["id"], h, n)
-        spool = None
-        if tokf is not None:
-            tokf.close()
-            index.close()
-            spool = {"tok": tok_path, "idx": index.path, "src": src, "docs": index.rows}
+                    target = train
+                    if held_out(seed, pool, d["id"], valid_fraction):
+                        summ.drop(pool, d["source"], HELD_OUT)
+                        target = valid
+                    else:
+                        summ.add(pool, d, q, n, h)
+                    target.add(arr.astype(dtype, copy=False), pool, d["source"], S.domain_of(d), d["id"], h, n)
+        spool, held = train.close(), valid.close()
     except BaseException:
-        _close_quietly(tokf, index)
+        train.abort()
+        valid.abort()
         raise
-    return spool, summ.trim()
+    return spool, summ.trim(), held
 
 
 # ---------------------------------------------------------------- pass 2: assign copies to groups
@@ -172,6 +211,31 @@ def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[
                     if w is None:
                         w = writers[key] = RowWriter(files.join(assign_dir, f"{name}-{len(writers):05d}.arrow"), ASSIGN)
                     w.add(order, pool, doc_id, k, spool["src"], row, offset, n)
+                offset += n
+                row += 1
+        for w in writers.values():
+            w.close()
+    except BaseException:
+        _close_quietly(*writers.values())
+        raise
+    return [(key, (writers[key].path, spool["tok"])) for key in sorted(writers)]
+
+
+def assign_held_out(spool: dict[str, Any], seed: int, assign_dir: str) -> list[tuple[tuple[str, int], tuple[str, str]]]:
+    """One held-out spool → [((source, 0), (entry file, spool .tok))]: each document once, in
+    order-hash order within its source (the validation shards are never upsampled)."""
+    name = uuid.uuid4().hex
+    writers: dict[tuple[str, int], RowWriter] = {}
+    offset = row = 0
+    try:
+        for batch in read_rows(spool["idx"]):
+            cols = batch.to_pydict()
+            for pool, source, doc_id, n in zip(cols["pool"], cols["source"], cols["id"], cols["ntok"]):
+                key = (source, 0)
+                w = writers.get(key)
+                if w is None:
+                    w = writers[key] = RowWriter(files.join(assign_dir, f"{name}-v{len(writers):05d}.arrow"), ASSIGN)
+                w.add(S.doc_hash(seed, pool, doc_id, salt="valid-order"), pool, doc_id, 0, spool["src"], row, offset, n)
                 offset += n
                 row += 1
         for w in writers.values():

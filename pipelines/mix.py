@@ -2,7 +2,8 @@
 
     (pool, shard path) ─ Reshuffle ─ Tokenize ─┬─ spools ────────────── Assign ─ GroupByKey(source, group) ─ WriteGroups
                                                │                         ↑ plan
-                                               └─ summaries ─ MergeSummaries ─ Plan
+                                               ├─ summaries ─ MergeSummaries ─ Plan
+                                               └─ held-out spools ─ AssignHeldOut ─ GroupByKey ─ WriteHeldOut
 
 Each box calls one function of curate.mixtures.spool (the three passes over files) or
 curate.mixtures.summary / sampler (the plan); see those modules for what is written where
@@ -23,7 +24,8 @@ from curate.mixtures.tokenizer import DocTokenizer
 
 
 class _Tokenize(beam.DoFn):
-    """(pool, shard path, number) → its spool {tok, idx, src, docs}; tagged 'summary': its ShardSummary."""
+    """(pool, shard path, number) → its spool {tok, idx, src, docs}; tagged 'summary': its ShardSummary;
+    tagged 'held_out': the spool of its documents held out for validation."""
 
     def __init__(self, tok: DocTokenizer, mix: MixConfig, seed: int, spool_dir: str, samples: int):
         self.tok, self.mix, self.seed, self.spool_dir, self.samples = tok, mix, seed, spool_dir, samples
@@ -33,10 +35,13 @@ class _Tokenize(beam.DoFn):
 
     def process(self, element):
         pool, path, src = element
-        found, summary = spool.tokenize_shard(path, pool, src, self.tok, self.seed, list(self.mix.quality_scores),
-                                              self.mix.min_quality, self.mix.batch_docs, self.spool_dir, self.samples)
+        found, summary, held = spool.tokenize_shard(
+            path, pool, src, self.tok, self.seed, list(self.mix.quality_scores), self.mix.min_quality,
+            self.mix.batch_docs, self.spool_dir, self.samples, self.mix.valid_fraction)
         if found is not None:
             yield found
+        if held is not None:
+            yield beam.pvalue.TaggedOutput("held_out", held)
         yield beam.pvalue.TaggedOutput("summary", summary)
 
 
@@ -95,7 +100,8 @@ class _WriteGroup(beam.DoFn):
 
 class Mix(beam.PTransform):
     """(pool, shard path, number) → {'summary': merged ShardSummary, 'plan': the plan,
-    'written': one info dict per dataset written under ``shard_root``}."""
+    'written': one info dict per dataset written under ``work['groups']``, 'held_out': the same
+    for the validation datasets under ``work['held_out']``}."""
 
     def __init__(self, tok: DocTokenizer, mix: MixConfig, seed: int, work: dict[str, str], samples: int):
         super().__init__()
@@ -107,7 +113,7 @@ class Mix(beam.PTransform):
             shards
             | "Spread" >> beam.Reshuffle()
             | "Tokenize" >> beam.ParDo(_Tokenize(self.tok, self.mix, self.seed, self.work["spool"], self.samples))
-            .with_outputs("summary", main="spools")
+            .with_outputs("summary", "held_out", main="spools")
         )
         summary = tok.summary | "MergeSummaries" >> beam.CombineGlobally(_MergeSummaries(self.samples))
         plan = summary | "Plan" >> beam.Map(make_plan, self.mix, self.seed, dtype.itemsize)
@@ -117,4 +123,10 @@ class Mix(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteGroups" >> beam.ParDo(_WriteGroup(self.work["groups"], dtype.name, self.mix.shard_max_bytes))
         )
-        return {"summary": summary, "plan": plan, "written": written}
+        held_out = (
+            tok.held_out
+            | "AssignHeldOut" >> beam.FlatMap(spool.assign_held_out, self.seed, self.work["assign"])
+            | "GroupHeldOut" >> beam.GroupByKey()
+            | "WriteHeldOut" >> beam.ParDo(_WriteGroup(self.work["held_out"], dtype.name, self.mix.shard_max_bytes))
+        )
+        return {"summary": summary, "plan": plan, "written": written, "held_out": held_out}

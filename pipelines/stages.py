@@ -19,7 +19,7 @@ from curate.io import files
 from curate.io.folder import Folder
 from curate.io.inputs import sources_from_args
 from curate.mixtures.blend import FILENAME, read_blend
-from curate.mixtures.layout import publish_shards
+from curate.mixtures.layout import HELD_OUT, publish_shards
 from curate.mixtures.report import build_report, write_report_files
 from curate.mixtures.summary import ReportParts
 from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, mix_step, plan_sources, pool_keys
@@ -78,6 +78,8 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     blend = read_blend(src.join(FILENAME))
     out = Folder(output).makedirs()
     publish_shards(src, out, [d.prefix for d in blend.datasets], log)
+    if blend.valid_datasets:
+        publish_shards(src, out, [d.prefix for d in blend.valid_datasets], log, top=HELD_OUT)
     parts = ReportParts.from_json(src.read_bytes("parts.json"))
     plan = json.loads(src.read_bytes("plan.json"))
     datasets = blend.to_dict()["datasets"]  # with their weights (token shares)

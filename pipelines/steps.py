@@ -23,7 +23,7 @@ from curate.io.folder import Folder
 from curate.io.inputs import InputFile, Skipped, plan_inputs
 from curate.io.readers import detect_format
 from curate.mixtures.blend import Blend, BlendTokenizer
-from curate.mixtures.layout import final_names, plan_mismatch
+from curate.mixtures.layout import HELD_OUT, SHARDS, final_names, plan_mismatch
 from curate.mixtures.summary import ShardSummary
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
 from curate.pipelines.extract import Extract
@@ -164,7 +164,7 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
     dtype = np.dtype(tok.dtype)
 
     def produce(staged: Folder) -> Produced:
-        work = {k: staged.join("_work", k) for k in ("spool", "assign", "groups")}
+        work = {k: staged.join("_work", k) for k in ("spool", "assign", "groups", "held_out")}
         for d in work.values():
             files.makedirs(d)
         with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
@@ -177,28 +177,38 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
             res["plan"] | "WritePlan" >> beam.Map(lambda plan: staged.write_atomic("plan.json", _plan_json(plan)))
             res["written"] | "Written" >> beam.combiners.ToList() | "WriteWritten" >> beam.Map(
                 lambda w: staged.write_atomic("_written.json", json.dumps(w).encode()))
+            res["held_out"] | "HeldOut" >> beam.combiners.ToList() | "WriteHeldOut" >> beam.Map(
+                lambda w: staged.write_atomic("_held_out.json", json.dumps(w).encode()))
         if not staged.exists("plan.json"):  # no document at all: plan the empty pool
             staged.write_atomic("plan.json", _plan_json(make_plan(ShardSummary(samples), mix, seed, dtype.itemsize)))
             staged.write_atomic("parts.json", ShardSummary(samples).report_parts().to_json())
         plan = json.loads(staged.read_bytes("plan.json"))
         written = json.loads(staged.read_bytes("_written.json")) if staged.exists("_written.json") else []
-        datasets = []
-        for w, rel in final_names(written):
-            for ext in (".bin", ".idx"):
-                files.makedirs(staged.join(*rel.split("/")[:-1]))
-                FileSystems.rename([files.join(work["groups"], *w["tmp_prefix"].split("/")) + ext],
-                                   [staged.join(*rel.split("/")) + ext])
-            datasets.append({"source": w["source"], "prefix": rel, "docs": w["docs"], "tokens": w["tokens"],
-                             "bytes": w["bytes"]})
+        held = json.loads(staged.read_bytes("_held_out.json")) if staged.exists("_held_out.json") else []
+
+        def place(ws: list[dict], top: str, tmp_root: str) -> list[dict]:
+            out = []
+            for w, rel in final_names(ws, top):
+                for ext in (".bin", ".idx"):
+                    files.makedirs(staged.join(*rel.split("/")[:-1]))
+                    FileSystems.rename([files.join(tmp_root, *w["tmp_prefix"].split("/")) + ext],
+                                       [staged.join(*rel.split("/")) + ext])
+                out.append({"source": w["source"], "prefix": rel, "docs": w["docs"], "tokens": w["tokens"],
+                            "bytes": w["bytes"]})
+            return out
+
+        datasets = place(written, SHARDS, work["groups"])
+        valid_datasets = place(held, HELD_OUT, work["held_out"])
         mismatch = plan_mismatch(plan, datasets)
         if mismatch:
             raise RuntimeError(f"mix: written tokens differ from the plan (planned, written): {mismatch}")
         Blend.build(BlendTokenizer(path=os.path.basename(tok.path), sha256=tok_sha, vocab_size=tok.vocab_size,
                                    eod_id=tok.eod, dtype=dtype.name),
-                    context_length=mix.context_length, seed=seed, datasets=datasets).write(staged.path)
+                    context_length=mix.context_length, seed=seed, datasets=datasets, rotary_base=mix.rotary_base,
+                    valid_datasets=valid_datasets).write(staged.path)
         kept, dropped = json.loads(staged.read_bytes("_counts.json")) if staged.exists("_counts.json") else (0, [])
         Folder(staged.join("_work")).delete()
-        for name in ("_counts.json", "_written.json"):
+        for name in ("_counts.json", "_written.json", "_held_out.json"):
             FileSystems.delete([staged.join(name)]) if staged.exists(name) else None
         rejects: dict[str, int] = {}
         for (_, _, reason), n in dropped:

@@ -19,6 +19,9 @@ Several GPUs:     torchrun --nproc-per-node 8 -m curate.pretrain --data-path ...
 The global batch is split into micro-batches; gradient accumulation steps =
 global-batch-size / (micro-batch-size x data-parallel size). Checkpoints hold the model,
 optimizer, LR scheduler, data position and RNG states, so `--load` resumes exactly.
+
+Next stage:       curate pretrain --data-path out/stage3/blend.json --stage-transition ckpt2/ --save ckpt3/ --load ckpt3/ ...
+Export:           curate pretrain export --to hf --load ckpt3/ --out hf/   (Llama config + safetensors, MTP beside)
 """
 
 
@@ -64,12 +67,15 @@ def build_parser(prog: str = "curate pretrain") -> argparse.ArgumentParser:
         help="Train,validation,test proportions, applied to the documents of every dataset "
         "(contiguous document ranges, as Megatron). Default: %(default)s.",
     )
-    g.add_argument("--seq-length", type=_positive(int), default=4096, help="Tokens per training sequence; documents are packed across sequence boundaries. Default: %(default)s.")
+    g.add_argument("--seq-length", type=_positive(int), default=None, help="Tokens per training sequence; documents are packed across sequence boundaries. Default: the context_length of a blend.json --data-path, else 4096; a value that differs from the blend's is an error unless --override-stage-context.")
     g.add_argument("--tokenizer", default=None, help="Path of a HF tokenizers tokenizer.json; gives the vocabulary size and the end-of-document id. Default: the project's bundled tokenizer (mixtures/assets/tokenizer.json).")
     g.add_argument("--vocab-size", type=_positive(int), default=None, help="Vocabulary size without a tokenizer file (as Megatron's NullTokenizer): for synthetic shards. Ignored when --tokenizer is given.")
     g.add_argument("--eod-token", default=None, help="(curate) Name of the end-of-document token; default: the first of <|endoftext|>, </s>, <|end_of_text|>, <eos>, [SEP] in the tokenizer.")
     g.add_argument("--eod-mask-loss", action="store_true", help="Do not train on predicting the token after an end-of-document token (its target is the next, unrelated document).")
     g.add_argument("--make-vocab-size-divisible-by", type=_positive(int), default=128, help="Pad the embedding table to a multiple of this. Default: %(default)s.")
+    g.add_argument("--max-shard-epochs", type=_positive(float), default=None, help="(curate) Most passes the loader may make over one shard. Default: 1 for a blend.json written by the mix step (its shards already hold every repetition the mixture's epoch caps allow), unlimited otherwise.")
+    g.add_argument("--on-epoch-cap", choices=["error", "warn"], default="error", help="(curate) What exceeding --max-shard-epochs does: stop before training (error) or log a warning and go on. Default: %(default)s.")
+    g.add_argument("--override-stage-context", action="store_true", help="(curate) Allow --seq-length / --rotary-base to differ from the blend.json's context_length / rotary_base (logged).")
     g.add_argument("--num-workers", type=_nonneg(int), default=2, help="DataLoader worker processes. Default: %(default)s.")
 
     g = p.add_argument_group("model")
@@ -78,13 +84,14 @@ def build_parser(prog: str = "curate pretrain") -> argparse.ArgumentParser:
     g.add_argument("--num-attention-heads", type=_positive(int), default=12, help="Query heads. Default: %(default)s.")
     g.add_argument("--num-query-groups", type=_positive(int), default=None, help="Key/value heads for grouped-query attention; must divide --num-attention-heads. Default: = heads (multi-head attention).")
     g.add_argument("--ffn-hidden-size", type=_positive(int), default=None, help="SwiGLU inner width. Default: 8/3 x hidden, rounded up to a multiple of 64.")
-    g.add_argument("--rotary-base", type=_positive(float), default=10000.0, help="RoPE base (theta). Default: %(default)s.")
+    g.add_argument("--rotary-base", type=_positive(float), default=None, help="RoPE base (theta). Default: the rotary_base of a blend.json --data-path, else 10000; a value that differs from the blend's is an error unless --override-stage-context.")
     g.add_argument("--norm-epsilon", type=_positive(float), default=1e-5, help="RMSNorm epsilon. Default: %(default)s.")
     g.add_argument("--init-method-std", type=_positive(float), default=0.02, help="Std of the normal weight init; output projections use std/sqrt(2 x layers). Default: %(default)s.")
     g.add_argument("--untie-embeddings-and-output-weights", action="store_true", help="Separate output head instead of reusing the input embedding matrix.")
     g.add_argument("--mtp-num-layers", type=_nonneg(int), default=0, help="Multi-token prediction depth D: module k (1..D) predicts the token k+1 positions ahead, sharing the embedding and output head with the main model. 0 disables MTP. Default: %(default)s.")
     g.add_argument("--mtp-loss-scaling-factor", type=_nonneg(float), default=0.1, help="Weight lambda of the MTP loss: total = LM loss + lambda/D x sum of the D MTP losses. Default: %(default)s.")
     g.add_argument("--recompute-activations", action="store_true", help="Recompute each transformer layer in the backward pass (activation checkpointing) to save memory.")
+    g.add_argument("--cross-entropy-chunk-size", type=_nonneg(int), default=0, help="(curate) Tokens per chunk of the output-head cross-entropy (full-vocabulary logits are never materialised); 0: as many as fit 256 MiB of fp32 logits. Default: %(default)s.")
 
     g = p.add_argument_group("training")
     g.add_argument("--micro-batch-size", type=_positive(int), default=1, help="Sequences per forward/backward on one device. Default: %(default)s.")
@@ -95,6 +102,7 @@ def build_parser(prog: str = "curate pretrain") -> argparse.ArgumentParser:
     g.add_argument("--bf16", action="store_true", help="bf16 autocast for the forward pass (fp32 master weights and optimizer states). On CUDA only; ignored with a warning on CPU.")
     g.add_argument("--device", default=None, help="(curate) cuda or cpu. Default: cuda when available.")
     g.add_argument("--compile", action="store_true", help="(curate) torch.compile the model.")
+    g.add_argument("--use-torch-fsdp2", action="store_true", help="Shard parameters, gradients and optimizer state over the data-parallel ranks with PyTorch FSDP2 (fully_shard), one unit per transformer layer. With --bf16 on CUDA: bf16 compute parameters, fp32 master weights and gradient reduction.")
 
     g = p.add_argument_group("optimizer and learning rate")
     g.add_argument("--lr", type=_positive(float), default=3e-4, help="Peak learning rate. Default: %(default)s.")
@@ -115,6 +123,7 @@ def build_parser(prog: str = "curate pretrain") -> argparse.ArgumentParser:
     g.add_argument("--save-interval", type=_positive(int), default=None, help="Save every this many iterations (and at the end / on exit).")
     g.add_argument("--load", default=None, help="Directory to resume from (its latest checkpoint); model, optimizer, scheduler, data position and RNG are restored.")
     g.add_argument("--no-load-optim", action="store_true", help="Load only the model weights (and start a fresh run from them).")
+    g.add_argument("--stage-transition", default=None, metavar="CKPT", help="(curate) Start a new mixture stage from CKPT (a --save directory or one of its iter_NNNNNNN folders): weights and optimizer state are loaded, the iteration count continues, the data position restarts at 0 on this run's --data-path, and the LR schedule is the one given by this run's flags (as Megatron's --override-opt-param-scheduler), evaluated from the continued iteration. Ignored (logged) when --load holds a checkpoint: that is a resume inside the new stage.")
 
     g = p.add_argument_group("logging and evaluation")
     g.add_argument("--log-interval", type=_positive(int), default=10, help="Print loss, MTP loss, tokens/s and MFU every this many iterations. Default: %(default)s.")
@@ -122,6 +131,7 @@ def build_parser(prog: str = "curate pretrain") -> argparse.ArgumentParser:
     g.add_argument("--eval-iters", type=_nonneg(int), default=100, help="Global batches per evaluation (the same validation samples every time); 0 disables. Default: %(default)s.")
     g.add_argument("--peak-tflops", type=_positive(float), default=None, help="(curate) Peak dense bf16 TFLOP/s of one device for the MFU estimate. Default: known for A100/H100/H200, else MFU is not shown.")
     g.add_argument("--log-jsonl", default=None, help="(curate) Also append one JSON record per logged iteration/evaluation to this file.")
+    g.add_argument("--tensorboard-dir", default=None, help="Write TensorBoard scalars (losses, MTP loss and acceptance per depth, per-source validation loss, LR, grad norm, tokens/s, MFU) here.")
     return p
 
 

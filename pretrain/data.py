@@ -4,10 +4,10 @@
                 are shuffled per epoch, laid end to end (each already ends with the EOD token
                 written by the mix step) and cut into samples of ``seq_length + 1`` tokens that
                 start every ``seq_length`` tokens (as Megatron: inputs = [:-1], labels = [1:]).
-                The only index kept is the cumulative token count of the document order; a
-                sample finds its documents by binary search and is assembled from whole-document
-                slices, so nothing loops per token and 32,768-token sequences cost no more
-                bookkeeping than 512-token ones.
+                The index is per shard plus one epoch's order computed on the fly (not epochs
+                x documents); a sample finds its documents by binary search in its epoch's
+                cumulative ends and is assembled from whole-document slices, so nothing loops
+                per token and 32,768-token sequences cost no more bookkeeping than 512-token ones.
 ``BlendedDataset``  draws sample i from source ``dataset_index[i]``. The index is built at once
                 with numpy: source j's k-th draw is due at time (k + 1/2) / w_j and draws are
                 taken in order of due time, so every prefix of n draws holds w_j x n (+- m/2 + 1
@@ -65,6 +65,43 @@ def blend_tokenizer_info(items: list[str] | str) -> BlendTokenizer | DataPathTok
     return tok
 
 
+def dataset_sources(items: list[str] | str, prefixes: list[str]) -> dict[str, str]:
+    """Source name of each resolved prefix: the blend's ``datasets[].source`` (mix-written), else the file name."""
+    names = {p: os.path.basename(p) for p in prefixes}
+    path = blend_file(items)
+    if path is None:
+        return names
+    try:
+        blend = read_blend(path)
+    except ValueError:
+        return names
+    base = os.path.dirname(os.path.abspath(path))
+    for ds in [*getattr(blend, "datasets", []), *getattr(blend, "valid_datasets", [])]:
+        names[os.path.normpath(os.path.join(base, ds.prefix))] = ds.source
+    return names
+
+
+def held_out_data_path(items: list[str] | str) -> tuple[list[float], list[str]] | None:
+    """Normalized weights and absolute prefixes of the blend's held-out validation shards, or None."""
+    path = blend_file(items)
+    if path is None:
+        return None
+    try:
+        valid = [d for d in getattr(read_blend(path), "valid_datasets", []) if d.weight > 0]
+    except ValueError:
+        return None
+    if not valid:
+        return None
+    base = os.path.dirname(os.path.abspath(path))
+    prefixes = [os.path.normpath(os.path.join(base, d.prefix)) for d in valid]
+    for p in prefixes:
+        for f in (idx_path(p), bin_path(p)):
+            if not os.path.exists(f):
+                raise FileNotFoundError(f"validation dataset file missing: {f} (from {path} valid_datasets)")
+    total = sum(d.weight for d in valid)
+    return [d.weight / total for d in valid], prefixes
+
+
 def parse_megatron_list(items: list[str]) -> list[tuple[float, str]]:
     """Megatron's ``W1 P1 W2 P2 ...`` (or ``P1 P2 ...`` with equal weights) as (weight, prefix) pairs."""
     if not items:
@@ -119,8 +156,20 @@ def split_ranges(num_docs: int, split: list[float]) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------------------------
 # one shard
 # --------------------------------------------------------------------------------------------
+def _index_dtype(n: int):
+    return np.int32 if n < 2**31 else np.int64
+
+
 class GPTDataset:
-    """Packed samples of ``seq_length + 1`` tokens from documents ``doc_range`` of one shard."""
+    """Packed samples of ``seq_length + 1`` tokens from documents ``doc_range`` of one shard.
+
+    The index is per shard and per epoch, never per epoch x document: the shard's non-empty
+    document ids and lengths (int32 where they fit), and for an epoch the shuffled order and
+    its cumulative ends, computed when a sample first touches that epoch (seeded by the epoch,
+    so every rank and worker derives the same order) and cached for the last two epochs. A
+    stream position p lies in epoch p // tokens_per_epoch at offset p % tokens_per_epoch.
+    Sample start positions are shuffled once (int32 when the count fits).
+    """
 
     def __init__(self, prefix: str, doc_range: tuple[int, int], seq_length: int, num_samples: int,
                  seed: int, key: tuple[int, ...] = (), vocab_size: int | None = None):
@@ -129,27 +178,25 @@ class GPTDataset:
         self.vocab_size = vocab_size
         self._ds: IndexedDataset | None = None
         ds = self.indexed
-        lengths = np.asarray(ds.sequence_lengths[doc_range[0]:doc_range[1]], dtype=np.int64)
-        docs = np.arange(doc_range[0], doc_range[1], dtype=np.int64)[lengths > 0]
-        lengths = lengths[lengths > 0]
-        tokens_per_epoch = int(lengths.sum())
+        lengths = np.asarray(ds.sequence_lengths[doc_range[0]:doc_range[1]])
+        keep = np.flatnonzero(lengths > 0)
+        self.docs = (keep + doc_range[0]).astype(_index_dtype(doc_range[1]))  # shard sequence ids
+        self.lengths = lengths[keep].astype(np.int32 if lengths.size == 0 or lengths.max() < 2**31 else np.int64)
+        tokens_per_epoch = int(self.lengths.sum(dtype=np.int64))
         if tokens_per_epoch < 2:
             raise ValueError(f"{prefix}: documents {doc_range[0]}..{doc_range[1]} hold {tokens_per_epoch} tokens; too few to train on")
         s = self.seq_length
         # epochs so that the concatenation yields num_samples samples of s + 1 tokens
-        num_epochs = max(1, -(-(num_samples * s + 1) // tokens_per_epoch))
-        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, *key, 0x6770])
-        if num_epochs <= 16:
-            order = np.concatenate([rng.permutation(len(docs)) for _ in range(num_epochs)])
-        else:  # many passes over a small shard: all epochs' shuffles at once
-            order = rng.random((num_epochs, len(docs))).argsort(axis=1, kind="stable").ravel()
-        self.doc_order = docs[order]  # shard sequence ids, in reading order
-        self.doc_end = np.cumsum(lengths[order])  # exclusive end offset of each, in stream tokens
-        self.num_epochs = num_epochs
+        self.num_epochs = max(1, -(-(num_samples * s + 1) // tokens_per_epoch))
         self.tokens_per_epoch = tokens_per_epoch
-        available = (int(self.doc_end[-1]) - 1) // s
+        self.epochs_needed = (num_samples * s + 1) / tokens_per_epoch if num_samples else 0.0
+        self._seed = [int(seed) & 0xFFFFFFFF, *key]
+        available = (self.num_epochs * tokens_per_epoch - 1) // s
         self.num_samples = int(num_samples)
-        self.shuffle = rng.permutation(available)[: self.num_samples] if self.num_samples else np.zeros(0, np.int64)
+        order = np.arange(available, dtype=_index_dtype(available))
+        np.random.default_rng([*self._seed, 0x6770]).shuffle(order)
+        self.shuffle = order[: self.num_samples]
+        self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def indexed(self) -> IndexedDataset:
@@ -157,13 +204,25 @@ class GPTDataset:
             self._ds = IndexedDataset(self.prefix)
         return self._ds
 
-    def __getstate__(self):  # DataLoader workers reopen the memory maps instead of copying them
+    def __getstate__(self):  # DataLoader workers reopen the memory maps and rebuild epoch orders
         st = dict(self.__dict__)
         st["_ds"] = None
+        st["_epochs"] = {}
         return st
 
     def __len__(self) -> int:
         return self.num_samples
+
+    def epoch_order(self, e: int) -> tuple[np.ndarray, np.ndarray]:
+        """(document ids in reading order, exclusive cumulative token ends) of epoch ``e``."""
+        got = self._epochs.get(e)
+        if got is None:
+            perm = np.random.default_rng([*self._seed, 0x6771, e]).permutation(len(self.docs))
+            got = (self.docs[perm], np.cumsum(self.lengths[perm], dtype=np.int64))
+            if len(self._epochs) >= 2:
+                self._epochs.pop(next(iter(self._epochs)))
+            self._epochs[e] = got
+        return got
 
     def sample_span(self, i: int) -> tuple[int, int]:
         """Stream token range [start, stop) of packed sample ``i`` (before shuffling)."""
@@ -172,16 +231,21 @@ class GPTDataset:
 
     def __getitem__(self, i: int) -> np.ndarray:
         start, stop = self.sample_span(i)
-        ends = self.doc_end
-        j0 = int(np.searchsorted(ends, start, side="right"))
-        j1 = int(np.searchsorted(ends, stop - 1, side="right"))
-        ds = self.indexed
+        ds, t = self.indexed, self.tokens_per_epoch
         parts = []
-        for j in range(j0, j1 + 1):  # one slice per document, never per token
-            doc_start = int(ends[j - 1]) if j else 0
-            lo = max(start, doc_start) - doc_start
-            hi = min(stop, int(ends[j])) - doc_start
-            parts.append(ds.get(int(self.doc_order[j]), lo, hi - lo))
+        pos = start
+        while pos < stop:  # at most a few epochs (one unless an epoch is shorter than a sample)
+            e, off = divmod(pos, t)
+            order, ends = self.epoch_order(e)
+            end_off = min(t, off + (stop - pos))
+            j0 = int(np.searchsorted(ends, off, side="right"))
+            j1 = int(np.searchsorted(ends, end_off - 1, side="right"))
+            for j in range(j0, j1 + 1):  # one slice per document, never per token
+                doc_start = int(ends[j - 1]) if j else 0
+                lo = max(off, doc_start) - doc_start
+                hi = min(end_off, int(ends[j])) - doc_start
+                parts.append(ds.get(int(order[j]), lo, hi - lo))
+            pos += end_off - off
         out = np.concatenate(parts).astype(np.int64, copy=False)
         if out.shape[0] != self.seq_length + 1:
             raise RuntimeError(f"{self.prefix}: sample {i} has {out.shape[0]} tokens, expected {self.seq_length + 1}")
@@ -191,6 +255,11 @@ class GPTDataset:
                 "was the shard written with a different tokenizer?"
             )
         return out
+
+    def index_bytes(self) -> int:
+        """Bytes this dataset's index holds now (documents, lengths, sample order, cached epochs)."""
+        return int(self.docs.nbytes + self.lengths.nbytes + self.shuffle.nbytes
+                   + sum(a.nbytes + b.nbytes for a, b in self._epochs.values()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,6 +325,10 @@ class BlendedDataset:
 
     def __len__(self) -> int:
         return self.size
+
+    def shard_epochs(self) -> list[float]:
+        """Passes over each shard's documents (in this split) that the samples need."""
+        return [ds.epochs_needed for ds in self.datasets]
 
     def __getitem__(self, i: int) -> dict:
         j = int(self.dataset_index[i])

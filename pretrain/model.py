@@ -1,12 +1,15 @@
 """Decoder-only GPT with RoPE, RMSNorm, SwiGLU, grouped-query attention and multi-token prediction.
 
-Multi-token prediction (MTP) follows DeepSeek-V3 and MiMo-7B: module k (1..D) takes the
-hidden state of depth k-1 at position i and the embedding of token i+k, normalizes both
-(RMSNorm), projects their concatenation back to the model width, runs one transformer layer
-and predicts token i+k+1 with the *shared* output head. The embedding and the output head
-are those of the main model, so MTP adds only a projection, two norms, one layer and a final
-norm per depth. Training loss = LM loss + lambda/D x sum_k MTP loss_k; the MTP losses are
-returned separately so they can be logged.
+Multi-token prediction (MTP) follows DeepSeek-V3 and MiMo-7B in Megatron-LM's layout: module
+k (1..D) takes the embedding of token i+k and the output of depth k-1 at position i (depth 0 =
+the main model's hidden state *after* its final norm), normalizes both (RMSNorm ``enorm``,
+``hnorm``), projects their concatenation ``[e; h]`` back to the model width (``eh_proj``), runs
+one transformer layer and a final norm, and predicts token i+k+1 with the *shared* output head;
+that normalized output is also the input of depth k+1. The embedding and the output head are
+those of the main model, so MTP adds only a projection, three norms and one layer per depth.
+Training loss = LM loss + lambda/D x sum_k MTP loss_k; the MTP losses are returned separately
+so they can be logged. Cross-entropy goes through ``pretrain/loss.py``: full-vocabulary fp32
+logits are never materialised.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from curate.pretrain.loss import chunked_argmax, chunked_cross_entropy
 
 
 @dataclass
@@ -36,6 +41,7 @@ class GPTConfig:
     mtp_num_layers: int = 0
     mtp_loss_scaling_factor: float = 0.1
     recompute: bool = False
+    ce_chunk_tokens: int = 0  # tokens per cross-entropy chunk; 0: as many as fit 256 MiB of fp32 logits
 
     @property
     def head_dim(self) -> int:
@@ -119,7 +125,7 @@ class Block(nn.Module):
 
 
 class MTPModule(nn.Module):
-    """One multi-token-prediction depth: [hnorm(h); enorm(emb(t_{i+k}))] -> proj -> layer -> norm."""
+    """One multi-token-prediction depth: [enorm(emb(t_{i+k})); hnorm(h)] -> eh_proj -> layer -> final_norm."""
 
     def __init__(self, cfg: GPTConfig, rotary: Rotary):
         super().__init__()
@@ -129,17 +135,15 @@ class MTPModule(nn.Module):
         self.block = Block(cfg, rotary)
         self.final_norm = nn.RMSNorm(cfg.hidden_size, eps=cfg.norm_epsilon)
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (hidden state for the next depth, normalized state for the output head)."""
-        x = self.eh_proj(torch.cat([self.hnorm(h), self.enorm(emb)], dim=-1))
-        x = self.block(x)
-        return x, self.final_norm(x)
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """The normalized output: input of the output head and of the next depth (as Megatron)."""
+        x = self.eh_proj(torch.cat([self.enorm(emb), self.hnorm(h)], dim=-1))
+        return self.final_norm(self.block(x))
 
 
-def _masked_ce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
-    m = mask.reshape(-1).to(loss.dtype)
-    return (loss * m).sum() / m.sum().clamp_min(1.0)
+def _masked_mean(per_token: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.to(per_token.dtype)
+    return (per_token * m).sum() / m.sum().clamp_min(1.0)
 
 
 def _roll_left(t: torch.Tensor, k: int) -> torch.Tensor:
@@ -171,14 +175,35 @@ class GPT(nn.Module):
             elif isinstance(m, nn.RMSNorm):
                 nn.init.ones_(m.weight)
 
-    def head(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.embedding.weight if self.output is None else self.output.weight
-        return F.linear(x, w)
+    @property
+    def head_weight(self) -> torch.Tensor:
+        return self.embedding.weight if self.output is None else self.output.weight
 
-    def _run(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.head_weight)
+
+    def _run(self, block: nn.Module, *xs: torch.Tensor) -> torch.Tensor:
         if self.cfg.recompute and self.training and torch.is_grad_enabled():
-            return checkpoint(block, x, use_reentrant=False)
-        return block(x)
+            return checkpoint(block, *xs, use_reentrant=False)
+        return block(*xs)
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The main model's final-norm hidden states (batch, seq, hidden): what the output head reads."""
+        h = self.embedding(tokens)
+        for layer in self.layers:
+            h = self._run(layer, h)
+        return self.final_norm(h)
+
+    def mtp_hidden(self, h: torch.Tensor, tokens: torch.Tensor):
+        """Yield (k, normalized output of MTP depth k) for k = 1..D, from the main hidden states ``h``."""
+        for k, module in enumerate(self.mtp, start=1):
+            h = self._run(module, h, self.embedding(_roll_left(tokens, k)))
+            yield k, h
+
+    def _mtp_mask(self, loss_mask: torch.Tensor, k: int) -> torch.Tensor:
+        seq = loss_mask.shape[1]
+        pos = torch.arange(seq, device=loss_mask.device)
+        return _roll_left(loss_mask, k) * (pos < seq - k).to(loss_mask.dtype)
 
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor | None = None, loss_mask: torch.Tensor | None = None):
         """tokens, labels, loss_mask: (batch, seq). Without labels returns the LM logits.
@@ -186,31 +211,43 @@ class GPT(nn.Module):
         With labels returns ``(total_loss, lm_loss, [mtp_loss_1, ..., mtp_loss_D])``; MTP depth
         k is trained on label ``labels[i + k]`` at position i, the last k positions masked.
         """
-        h = self.embedding(tokens)
-        for layer in self.layers:
-            h = self._run(layer, h)
-        logits = self.head(self.final_norm(h))
+        h = self.hidden(tokens)
         if labels is None:
-            return logits
+            return self.head(h)
         if loss_mask is None:
             loss_mask = torch.ones_like(labels, dtype=torch.float32)
-        lm_loss = _masked_ce(logits, labels, loss_mask)
-        del logits
+        w, chunk = self.head_weight, self.cfg.ce_chunk_tokens
+        lm_loss = _masked_mean(chunked_cross_entropy(h, w, labels, chunk), loss_mask)
         mtp_losses = []
-        seq = tokens.shape[1]
-        pos = torch.arange(seq, device=tokens.device)
-        for k, module in enumerate(self.mtp, start=1):
-            emb = self.embedding(_roll_left(tokens, k))
-            if self.cfg.recompute and self.training and torch.is_grad_enabled():
-                h, normed = checkpoint(module, h, emb, use_reentrant=False)
-            else:
-                h, normed = module(h, emb)
-            mask_k = _roll_left(loss_mask, k) * (pos < seq - k).to(loss_mask.dtype)
-            mtp_losses.append(_masked_ce(self.head(normed), _roll_left(labels, k), mask_k))
+        for k, hk in self.mtp_hidden(h, tokens):
+            per_tok = chunked_cross_entropy(hk, w, _roll_left(labels, k), chunk)
+            mtp_losses.append(_masked_mean(per_tok, self._mtp_mask(loss_mask, k)))
         total = lm_loss
         if mtp_losses:
             total = total + (self.cfg.mtp_loss_scaling_factor / len(mtp_losses)) * torch.stack(mtp_losses).sum()
         return total, lm_loss, mtp_losses
+
+    @torch.no_grad()
+    def eval_stats(self, tokens: torch.Tensor, labels: torch.Tensor, loss_mask: torch.Tensor) -> dict:
+        """Per-sample LM loss sums and token counts, and per MTP depth its loss sum, token count and
+        acceptance counts: how often depth k's greedy token at position i equals the main model's
+        greedy token at position i+k (both predict token i+k+1), i.e. a speculative draft accepted."""
+        w, chunk = self.head_weight, self.cfg.ce_chunk_tokens
+        h = self.hidden(tokens)
+        m = loss_mask.float()
+        lm_tok = chunked_cross_entropy(h, w, labels, chunk)
+        out = {"lm_sum": (lm_tok * m).sum(1), "lm_count": m.sum(1), "mtp_sum": [], "mtp_count": [],
+               "accept": [], "accept_count": []}
+        if len(self.mtp):
+            main_greedy = chunked_argmax(h, w, chunk)
+        for k, hk in self.mtp_hidden(h, tokens):
+            mk = self._mtp_mask(m, k)
+            out["mtp_sum"].append((chunked_cross_entropy(hk, w, _roll_left(labels, k), chunk) * mk).sum())
+            out["mtp_count"].append(mk.sum())
+            same = (chunked_argmax(hk, w, chunk) == _roll_left(main_greedy, k)).float()
+            out["accept"].append((same * mk).sum())
+            out["accept_count"].append(mk.sum())
+        return out
 
 
 def count_parameters(model: GPT) -> dict:

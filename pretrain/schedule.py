@@ -81,6 +81,11 @@ class Scheduler:
         self.num_steps += 1
         self._apply()
 
+    def set_iteration(self, it: int) -> None:
+        """Continue the schedule at iteration ``it`` (a stage transition keeps the global count)."""
+        self.num_steps = int(it)
+        self._apply()
+
     def state_dict(self) -> dict:
         return {"num_steps": int(self.num_steps), "schedule": asdict(self.schedule)}
 

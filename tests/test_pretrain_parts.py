@@ -84,7 +84,8 @@ def test_packing_seq_32768(tmp_path):
     seq = 32768
     ds = GPTDataset(str(tmp_path / "long"), (0, len(docs)), seq, num_samples=20, seed=5, key=(0,), vocab_size=60000)
     assert ds.num_epochs >= 2  # the request exceeds one pass, so epochs are repeated
-    stream = np.concatenate([docs[j] for j in ds.doc_order]).astype(np.int64)
+    orders = [ds.epoch_order(e)[0] for e in range(ds.num_epochs)]
+    stream = np.concatenate([docs[j] for o in orders for j in o]).astype(np.int64)
     assert len(stream) == ds.num_epochs * total
     for i in range(len(ds)):
         start, stop = ds.sample_span(i)
@@ -92,9 +93,11 @@ def test_packing_seq_32768(tmp_path):
         assert s.shape == (seq + 1,) and s.dtype == np.int64
         assert np.array_equal(s, stream[start:stop])
     # each epoch visits every document once
-    per_epoch = ds.doc_order[: len(docs)]
-    assert sorted(per_epoch.tolist()) == list(range(len(docs)))
-    assert not np.array_equal(ds.doc_order[: len(docs)], ds.doc_order[len(docs): 2 * len(docs)])
+    assert all(sorted(o.tolist()) == list(range(len(docs))) for o in orders)
+    assert not np.array_equal(orders[0], orders[1])
+    # the index is per shard and per cached epoch (at most two), int32 where it fits
+    assert ds.docs.dtype == np.int32 and ds.shuffle.dtype == np.int32 and len(ds._epochs) <= 2
+    assert ds.index_bytes() <= 4 * (2 * len(docs)) + 4 * len(ds) + 2 * 12 * len(docs)
 
 
 def test_split_ranges_cover_documents():
@@ -109,8 +112,8 @@ def test_train_and_valid_splits_do_not_share_documents(three_sources):
     tr = BlendedDataset(spec, 0, 50).datasets[0]
     va = BlendedDataset(spec, 1, 10).datasets[0]
     n = len(IndexedDataset(prefixes[0]))
-    assert set(tr.doc_order.tolist()) <= set(range(0, round(0.8 * n)))
-    assert set(va.doc_order.tolist()) <= set(range(round(0.8 * n), n))
+    assert set(tr.docs.tolist()) <= set(range(0, round(0.8 * n)))
+    assert set(va.docs.tolist()) <= set(range(round(0.8 * n), n))
 
 
 def test_sampler_shards_global_batches_across_ranks():

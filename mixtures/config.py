@@ -64,7 +64,7 @@ class MixConfig(Section):
     seed: int | None = Field(None, description="Sampling seed; None uses the stage's `seed`.")
     shard_max_bytes: int = Field(1 << 30, gt=0, description="Maximum size of one .bin shard before a new one starts.")
     batch_docs: int = Field(512, gt=0, description="Documents per tokenizer batch (encode_batch) in the tokenize step.")
-    report_samples: int = Field(3, ge=0, description="Sample documents shown per source in report.html.")
+    report_samples: int = Field(3, ge=0, description="Example documents shown per source and domain in report.html.")
 
     _v_domain = field_validator("domain_shares")(classmethod(lambda cls, v: _check_shares(v)))
     _v_source = field_validator("source_shares")(classmethod(lambda cls, v: _check_shares(v)))

@@ -167,6 +167,56 @@ def _timings(steps: list[dict]) -> list[dict[str, Any]]:
     return out
 
 
+MEGATRON_SPLIT = (969, 30, 1)  # Megatron-LM's default --split (train, valid, test)
+POOL_USE_WARN = 0.10  # warn when the budget takes under this share of the pools' tokens
+
+
+def empty_splits(docs: int, split=MEGATRON_SPLIT) -> list[str]:
+    """Which of train/valid/test a dataset of ``docs`` documents leaves empty under Megatron's
+    ``--split`` (megatron-core cuts each dataset at round(cumulative share × documents); it
+    loops forever drawing from a split that has a weight but no documents)."""
+    total = float(sum(split))
+    names, out, acc = ("train", "valid", "test"), [], 0.0
+    for name, w in zip(names, split):
+        beg = int(round(acc / total * docs))
+        acc += w
+        end = int(round(acc / total * docs))
+        if w > 0 and end <= beg:
+            out.append(name)
+    return out
+
+
+def _warnings(plan: dict, datasets: list[dict], budget: int) -> list[str]:
+    """What a data engineer should know before training on this mixture: a budget that leaves
+    most of the pool unused or asks more than the epoch caps allow, shards too small for
+    Megatron's default split."""
+    out = []
+    pool = sum(c["tokens"] for c in plan["cells"])
+    capacity = sum(c["tokens"] * (c["max_epochs"] or 0) for c in plan["cells"])
+    if pool and budget < POOL_USE_WARN * pool:
+        out.append(f"the budget ({budget:,} tokens) uses {budget / pool:.1%} of the pools' {pool:,} tokens "
+                   f"(under {POOL_USE_WARN:.0%}): most of the data is left out; raise mix.total_tokens if that is not meant")
+    if budget > capacity:
+        out.append(f"the budget ({budget:,} tokens) needs more than the pools give within their epoch caps "
+                   f"({capacity:,} tokens): raise mix.max_epochs / source_max_epochs or add data")
+    small = [(d["prefix"], d["docs"], empty_splits(d["docs"])) for d in datasets]
+    small = [x for x in small if x[2]]
+    if small:
+        least = next(n for n in range(1, 1_000_000) if not empty_splits(n))
+        names = ", ".join(f"{p} ({n:,} documents: {'/'.join(e)} empty)" for p, n, e in small[:5])
+        out.append(f"{len(small)} shard(s) are too small for Megatron's default --split "
+                   f"{','.join(map(str, MEGATRON_SPLIT))} (it needs {least:,} documents per dataset; with an empty "
+                   f"split megatron-core loops forever): {names}{' …' if len(small) > 5 else ''}; "
+                   "train with --split 100,0,0 or make larger shards")
+    return out
+
+
+def megatron_flags(report: dict, directory: str = ".") -> str:
+    """The tokenizer and length flags Megatron needs beside --data-path (tokenizer.json is in the stage output)."""
+    return (f"--tokenizer-type HuggingFaceTokenizer --tokenizer-model {directory.rstrip('/')}/{report['tokenizer']['path']} "
+            f"--seq-length {report['context_length']}")
+
+
 def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir: list[dict],
                  samples: dict[str, list[dict]], steps: list[dict], pools: dict[str, str], blend: dict) -> dict[str, Any]:
     """Every number the report shows, as one JSON-able dict (``samples``: unused, the examples
@@ -240,6 +290,7 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "unmet": plan["unmet"],
         "shards": len(datasets),
         "data_path": blend["data_path"],
+        "warnings": _warnings(plan, datasets, mix.total_tokens),
     }
     return {
         "stage": cfg.stage,
@@ -590,6 +641,8 @@ def render_html(report: dict) -> str:
                    + (": " + ", ".join(f"{_num(n)} {_e(r)}" for r, n in inp["skipped"].items()) if inp["skipped"] else "")
                    + ".</p>" + (_table(["file not read", "why"], skipped_rows, 2) if skipped_rows else ""))
     tok = report["tokenizer"]
+    warnings = "".join(f"<li class=bad>{_e(w)}</li>" for w in s.get("warnings") or [])
+    warnings = f"<h2 id=warnings>Warnings</h2><ul>{warnings}</ul>" if warnings else ""
     sections = [("targets", "Targets"), ("funnel", "Sources: where each one's documents went"),
                 ("matrix", "Tokens per source and domain"), ("shares", "Shares"), ("steps", "Steps"),
                 ("rejects", "Reject reasons"), ("languages", "Languages"), ("lengths", "Lengths"),
@@ -607,7 +660,7 @@ def render_html(report: dict) -> str:
 context length {report['context_length']:,} · seed {report['seed']} · tokenizer {_e(tok['path'])}
 (vocab {tok['vocab_size']:,}, EOD id {tok['eod_id']}, {_e(tok['dtype'])})</p>
 <nav>{nav}</nav>
-<h2 id=targets>Targets</h2><ul>{unmet}</ul>
+{warnings}<h2 id=targets>Targets</h2><ul>{unmet}</ul>
 {_table(["dimension", "group", "target", "after shortfall", "realized", "tokens", "capacity (× epoch cap)", "status"], targets, 2)}
 <h2 id=funnel>Sources: where each one's documents went</h2>
 <p>Documents of each input source after each step (from the steps' own output shards), tokens taken into the mix, and its most frequent reject reasons.</p>
@@ -638,7 +691,7 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h2 id=timing>Step timings</h2><p>Wall time of each step as its manifest recorded it (a reused step shows the run that built it).</p>
 <div class=chart id=chart-timing></div>{_timings_html(report)}
 <h2 id=examples>Example documents per source and domain</h2>{_examples_html(report)}
-<h2 id=megatron>Megatron</h2><p><code>--data-path {_e(s['data_path'])}</code></p><p>Prefixes are relative to this directory; the stage's manifest.json has them absolute (<code>mix.data_path_abs</code>, or <code>curate report --absolute</code>).</p>
+<h2 id=megatron>Megatron</h2><p><code>--data-path {_e(s['data_path'])} {_e(megatron_flags(report))}</code></p><p>Prefixes are relative to this directory; the stage's manifest.json has them absolute (<code>mix.data_path_abs</code>, or <code>curate report --absolute</code>).</p>
 <script type="application/json" id="report-data">{data}</script>
 <script>{_asset("katex.min.js").decode()}</script>
 <script>{_JS}</script>
@@ -651,9 +704,10 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 def print_summary(directory: str, console=None, data_path: str | None = None) -> dict:
     """Print the mixture summary of ``directory`` (a stage or mix output with report.json) with rich.
 
-    The last line is Megatron's ``--data-path`` (``data_path`` when given, e.g. with absolute
-    prefixes, else the report's, relative to ``directory``), never wrapped: it is meant to be
-    copied whole, whatever the terminal width.
+    The last two lines are the tokenizer flags Megatron needs and its ``--data-path``
+    (``data_path`` when given, e.g. with absolute prefixes, and then the tokenizer path is
+    absolute too; else the report's, relative to ``directory``), never wrapped: they are meant
+    to be copied whole, whatever the terminal width.
     """
     from rich.console import Console
     from rich.table import Table
@@ -702,6 +756,11 @@ def print_summary(directory: str, console=None, data_path: str | None = None) ->
     if jd:
         console.print(f"LM vs rules: rules drop/model keeps {jd.get('rules_drop_lm_keep', 0):,}, "
                       f"rules keep/model drops {jd.get('rules_keep_lm_drop', 0):,}")
+    for w in s.get("warnings") or []:
+        console.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+    base = directory if data_path is None or files.is_remote(directory) else os.path.abspath(directory)
+    console.print(f"Megatron flags: {megatron_flags(report, base)}", soft_wrap=True, markup=False, highlight=False,
+                  crop=False)
     console.print(f"Megatron: --data-path {data_path or s['data_path']}", soft_wrap=True, markup=False,
                   highlight=False, crop=False)
     return report

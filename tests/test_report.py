@@ -249,3 +249,46 @@ def test_report_renders_in_a_browser(run):
         assert r.math_rendered == formulas > 0 and r.katex_elements == formulas and r.math_errors == 0
         assert {k: r.bars.get(k) for k in expected} == expected, r.width
         assert r.scroll_width <= r.width, (r.width, r.scroll_width)
+
+
+def test_megatron_default_split_needs_enough_documents():
+    """megatron-core cuts each dataset at round(cumulative share × documents): with --split 969,30,1
+    a dataset of under 500 documents has an empty test split, one of under 17 an empty valid split."""
+    from curate.mixtures.report import empty_splits
+
+    assert empty_splits(10) == ["valid", "test"]
+    assert empty_splits(100) == ["test"]
+    assert empty_splits(500) == ["test"] and empty_splits(501) == []  # round(499.5) is 500: banker's rounding, as Python's
+    assert empty_splits(3, (100, 0, 0)) == []
+
+
+def test_warnings_of_the_embedded_sample_run(run):
+    """The sample's shards hold tens of documents: Megatron's default split would hang on them."""
+    out, manifest, rep = run
+    warnings = rep["summary"]["warnings"]
+    small = [w for w in warnings if "--split" in w]
+    assert len(small) == 1 and "needs 501 documents" in small[0] and "--split 100,0,0" in small[0]
+    for d in json.load(open(os.path.join(out, "blend.json")))["datasets"]:
+        assert d["prefix"] in small[0]
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    assert "<h2 id=warnings>Warnings</h2>" in html
+
+
+def test_budget_warnings(tmp_path):
+    """Under 10% of the pool, and more than the epoch caps allow: both said, from a real mix."""
+    from curate.pipelines.mix import run_mix
+
+    from mixhelp import pools as make_pools
+
+    pools = make_pools(str(tmp_path))
+    cfg = default_config("stage2")
+    cfg.mix.total_tokens = 2_000
+    run_mix(cfg, pools, str(tmp_path / "small"), [], [], log=lambda m: None)
+    rep = json.load(open(tmp_path / "small" / "report.json"))
+    assert any("of the pools'" in w and "under 10%" in w for w in rep["summary"]["warnings"])
+    cfg.mix.total_tokens = 50_000_000
+    cfg.mix.max_epochs = 1.0
+    run_mix(cfg, pools, str(tmp_path / "big"), [], [], log=lambda m: None)
+    rep = json.load(open(tmp_path / "big" / "report.json"))
+    assert any("epoch caps" in w for w in rep["summary"]["warnings"])
+    assert not any("under 10%" in w for w in rep["summary"]["warnings"])

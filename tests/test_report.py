@@ -276,7 +276,7 @@ def test_warnings_of_the_embedded_sample_run(run):
 
 def test_budget_warnings(tmp_path):
     """Under 10% of the pool, and more than the epoch caps allow: both said, from a real mix."""
-    from curate.pipelines.mix import run_mix
+    from curate.pipelines.stages import run_mix
 
     from mixhelp import pools as make_pools
 

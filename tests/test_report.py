@@ -292,3 +292,21 @@ def test_budget_warnings(tmp_path):
     rep = json.load(open(tmp_path / "big" / "report.json"))
     assert any("epoch caps" in w for w in rep["summary"]["warnings"])
     assert not any("under 10%" in w for w in rep["summary"]["warnings"])
+
+
+def test_the_tokenizer_is_beside_blend_json_and_megatron_flags_name_it(run):
+    import hashlib
+
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    out, manifest, rep = run
+    blend = json.load(open(os.path.join(out, "blend.json")))
+    tok = os.path.join(out, blend["tokenizer"]["path"])
+    assert hashlib.sha256(open(tok, "rb").read()).hexdigest() == blend["tokenizer"]["sha256"]
+    r = CliRunner().invoke(cli, ["report", out, "--absolute"])
+    lines = r.stdout.splitlines()
+    assert lines[-1].startswith("Megatron: --data-path ")
+    assert lines[-2] == (f"Megatron flags: --tokenizer-type HuggingFaceTokenizer --tokenizer-model {tok} "
+                         f"--seq-length {rep['context_length']}")

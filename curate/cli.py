@@ -27,6 +27,7 @@ import click
 from curate import __version__
 from curate.errors import ConfigError, InputError
 from curate.io.lock import RunLock
+from curate.quiet import StderrFilter
 
 BEAM_HELP = (
     "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
@@ -518,11 +519,22 @@ def main(argv: list[str] | None = None) -> None:
     # with -v. Set before Beam is imported, which is when it logs the first of them.
     before = argv[:argv.index(command)] if command in argv else argv
     verbose = bool({"-v", "--verbose"} & set(before))
+    quiet = bool({"-q", "--quiet"} & set(before))
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if "--" in argv and command != "pretrain":
         i = argv.index("--")
         argv, beam_args = argv[:i], argv[i + 1:]
-    cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})
+    from curate import progress
+
+    tty = sys.stderr.isatty()
+    # Beam's worker processes log to the stderr they inherit: filtered unless -v (curate.quiet)
+    filt = None if verbose or command == "pretrain" else StderrFilter().start()
+    progress.configure("off" if quiet else "tty" if tty else "log", filt.original if filt and tty else None)
+    try:
+        cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})
+    finally:
+        if filt is not None:
+            filt.stop()
 
 
 if __name__ == "__main__":

@@ -202,12 +202,13 @@ class Watch:
     def _run_tty(self) -> None:
         from rich.console import Console
         from rich.live import Live
+        from rich.text import Text
 
         console = Console(file=_mode["stream"] or sys.stderr, force_terminal=True)
         with Live("", console=console, refresh_per_second=4, transient=True) as live:
             while not self._stop.wait(0.5):
-                live.update(describe(self.step, read_progress(self.directory), time.monotonic() - self._t0,
-                                     self.total_docs, self.total_bytes))
+                live.update(Text(describe(self.step, read_progress(self.directory), time.monotonic() - self._t0,
+                                          self.total_docs, self.total_bytes)))
 
     def __enter__(self) -> "Watch":
         if self.mode != "off":

@@ -261,7 +261,8 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         cur = lengths.setdefault(c["domain"], [0] * len(c["lens"]))
         lengths[c["domain"]] = [a + b for a, b in zip(cur, c["lens"])]
     nbins = max((max((i + 1 for i, v in enumerate(l) if v), default=0) for l in lengths.values()), default=0)
-    lengths = {k: v[:nbins] for k, v in lengths.items()}
+    first = min((min((i for i, v in enumerate(l) if v), default=nbins) for l in lengths.values()), default=0)
+    lengths = {k: v[first:nbins] for k, v in lengths.items()}
     score_names = sorted({k for r in reservoir for k in r["scores"]})
     quality = {n: _hist([r["scores"][n] for r in reservoir if n in r["scores"]]) for n in score_names}
 
@@ -308,7 +309,7 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "dedup_clusters": _cluster_hist(steps),
         "filter_judges": _filter_judges(steps),
         "input_files": _input_files(steps),
-        "length_hist": {"bins": [f"{2**i}-{2**(i+1)-1}" for i in range(len(next(iter(lengths.values()), [])))],
+        "length_hist": {"bins": [f"{2**i}-{2**(i+1)-1}" for i in range(first, first + len(next(iter(lengths.values()), [])))],
                         "by_domain": dict(sorted(lengths.items()))},
         "quality_hist": {"sampled_docs": len(reservoir), "scores": quality},
         "funnel": funnel,
@@ -412,7 +413,7 @@ function vbars(id, bins, series, opts){
   const w=width(box), h=200, pl=44, pb=48, pw=w-pl-10, ph=h-pb-10;
   let max=0; series.forEach(s=>s.values.forEach(v=>{if(v>max)max=v;})); if(max<=0)max=1;
   const svg=el('svg',{width:w,height:h,viewBox:`0 0 ${w} ${h}`,role:'img'},box); let marks=0;
-  const gw=pw/bins.length, bw=Math.max(1,(gw-2)/series.length), every=Math.ceil(bins.length/Math.max(4,Math.floor(pw/22)));
+  const gw=Math.min(pw/bins.length,64), bw=Math.max(1,(gw-2)/series.length), every=Math.ceil(bins.length/Math.max(4,Math.floor(pw/22)));
   bins.forEach((b,bi)=>{
     series.forEach((s,si)=>{const v=s.values[bi]||0; if(!v)return; const bh=Math.max(1,ph*v/max);
       const r=el('rect',{x:pl+bi*gw+si*bw,y:10+ph-bh,width:bw,height:bh,fill:s.color||COLORS[si%COLORS.length]},svg); marks++;
@@ -448,7 +449,8 @@ try{
   const rj={}; R.steps.forEach(s=>{for(const k in s.rejects)rj[k]=(rj[k]||0)+s.rejects[k];});
   const rk=Object.keys(rj).sort((a,b)=>rj[b]-rj[a]||(a<b?-1:1));
   hbars('chart-rejects',rk,[{name:'documents',values:rk.map(k=>rj[k]),color:'#e15759'}],{labelWidth:240});
-  const lg=Object.keys(R.languages);
+  const lt=l=>R.languages[l].kept+R.languages[l].rejected;
+  const lg=Object.keys(R.languages).sort((a,b)=>lt(b)-lt(a)||(a<b?-1:1));
   hbars('chart-langs',lg,[{name:'kept',values:lg.map(l=>R.languages[l].kept),color:'#59a14f'},{name:'rejected',values:lg.map(l=>R.languages[l].rejected),color:'#e15759'}],{legend:true});
   const lh=R.length_hist; vbars('chart-lengths',lh.bins,Object.keys(lh.by_domain).map(d=>({name:d,values:lh.by_domain[d]})),{legend:true});
   const qs=R.quality_hist.scores; const qbox=document.getElementById('chart-quality'); const qn=Object.keys(qs);

@@ -19,9 +19,11 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
 	touch $(STAMP)
 
-demo: venv
+# demo also writes screenshots of report.html at 1280 and 400 px beside it (headless chromium, when installed)
+demo: venv browser
 	$(VENV)/bin/curate run stage2
 	$(VENV)/bin/curate report out/stage2
+	$(PY) -m curate.testing.browser out/stage2/report.html
 
 # Headless Chromium renders report.html in one test; install it when apt can (CI runs as root).
 browser:

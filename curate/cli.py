@@ -27,6 +27,7 @@ import click
 from curate import __version__
 from curate.errors import ConfigError, InputError
 from curate.io.lock import RunLock
+from curate.quiet import StderrFilter
 
 BEAM_HELP = (
     "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
@@ -96,6 +97,46 @@ def _last_line(e: BaseException) -> tuple[str, int]:
     return f"curate: {reason}{f': {path}' if path and path not in reason else ''}{where}{kept}", 1
 
 
+# What each remote scheme needs beyond the base install: (module to find, pip extra).
+_REMOTE = {"gs": ("google.cloud.storage", "gcp"), "s3": ("boto3", "aws")}
+
+
+def remote_problem(path: str) -> str | None:
+    """One line saying which extra a ``gs://`` or ``s3://`` path needs when it is not installed, else None."""
+    import importlib.util
+
+    scheme = path.split("://", 1)[0].lower() if "://" in path else ""
+    if scheme not in _REMOTE:
+        return None
+    module, extra = _REMOTE[scheme]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    return f"{path}: {scheme}:// paths need Beam's {extra.upper()} support, which is not installed: pip install \"curate[{extra}]\""
+
+
+def _check_remote(*paths: str | None) -> None:
+    for p in paths:
+        problem = remote_problem(p) if p else None
+        if problem:
+            raise click.ClickException(problem)
+
+
+def _remote_error(e: BaseException | None) -> str | None:
+    """The one line for Beam's "Unable to get filesystem" error (a gs:// or s3:// path without its extra)."""
+    seen = []
+    while e is not None and not any(e is c for c in seen):
+        seen.append(e)
+        m = re.search(r"Unable to get filesystem from specified path.*Path specified: (\S+)", str(e), re.S)
+        if m:
+            return remote_problem(m[1]) or f"no filesystem for {m[1]}"
+        e = e.__cause__ or e.__context__
+    return None
+
+
 class _QuietBeam(logging.Filter):
     """Drops Beam's logged copy of an exception that the one line reports anyway."""
 
@@ -132,6 +173,9 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (KeyboardInterrupt, Exception) as e:
+            remote = _remote_error(e)
+            if remote:
+                raise click.ClickException(remote) from None
             cause = _cause(e)
             if cause is None:
                 raise
@@ -149,6 +193,7 @@ def _holding_output(command):
 
     @functools.wraps(command)
     def locked(*args, output: str, **kwargs):
+        _check_remote(output, *kwargs.get("inputs", ()))
         with RunLock(output, _log):
             return command(*args, output=output, **kwargs)
 
@@ -189,12 +234,54 @@ def run(stage: str, config: str | None, inputs: tuple[str, ...], output: str | N
     if cfg.stage != stage:
         raise click.ClickException(f"{config} describes {cfg.stage}, not {stage}")
     output = output or os.path.join("out", stage)
+    _check_remote(*inputs, output, cfg.cache_dir, *(p for src in cfg.sources for p in src.paths))
     # The step cache first, then the output, always in this order (two runs never hold one each).
     with RunLock(cfg.cache_dir or default_cache_dir(output), _log), RunLock(output, _log):
         run_stage(cfg, output, _beam_args(), list(inputs) or None, log=_log)
 
 
 run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
+
+
+def _step_kind(path: str) -> str:
+    """``step`` (a completed step output), ``stage`` (a stage output) or ``raw`` (anything else: input files)."""
+    from curate.pipelines.runner import load_manifest
+
+    manifest = load_manifest(path)
+    if manifest is None:
+        return "raw"
+    return "step" if "step" in manifest else "stage" if "steps" in manifest else "raw"
+
+
+def _stage_error(path: str) -> click.ClickException:
+    from curate.pipelines.runner import load_manifest
+
+    steps = [s.get("dir") for s in (load_manifest(path) or {}).get("steps") or [] if s.get("dir")]
+    return click.ClickException(f"{path} is a stage output, not a step output; give one of its steps: {', '.join(steps)}")
+
+
+def _pools(name: str, cfg, inputs: list[str], output: str, beam_args: list[str]) -> list[str]:
+    """The step outputs a pool step reads: INPUTS that are step outputs as they are, the others
+    (JSONL, Parquet, WARC, HTML, PDF files or folders) extracted first exactly as `curate extract`
+    would, into the step cache beside OUTPUT (``_steps/``, reused by later runs)."""
+    from curate.io.inputs import sources_from_args
+    from curate.pipelines import steps
+    from curate.pipelines.stages import default_cache_dir
+
+    kinds = {p: _step_kind(p) for p in inputs}
+    for p, k in kinds.items():
+        if k == "stage":
+            raise _stage_error(p)
+    pools = [p for p in inputs if kinds[p] == "step"]
+    raw = [p for p in inputs if kinds[p] == "raw"]
+    if raw:
+        cache = default_cache_dir(output)
+        _log(f"[{name}] {len(raw)} input(s) are not step outputs: extracting them first, as `curate extract` would")
+        with RunLock(cache, _log):
+            items, skipped = steps.plan_sources(sources_from_args(raw))
+            ext_dir, _ = steps.extract_step(cfg, items, None, cache, beam_args, log=_log, skipped=skipped)
+        pools.append(ext_dir)
+    return pools
 
 
 def _step_command(name: str, doc: str):
@@ -213,7 +300,7 @@ def _step_command(name: str, doc: str):
             items, skipped = steps.plan_sources(sources_from_args(list(inputs)))
             steps.extract_step(cfg, items, output, output, beam_args, log=_log, skipped=skipped)
         else:
-            dirs = list(inputs)
+            dirs = _pools(name, cfg, list(inputs), output, beam_args)
             fn = {"dedup": steps.dedup_step, "filter": steps.filter_step}[name]
             fn(cfg, dirs, steps.pool_keys(dirs), output, output, beam_args, log=_log)
 
@@ -222,8 +309,10 @@ def _step_command(name: str, doc: str):
 
 
 _step_command("extract", "Read and extract INPUTS (WARC, HTML folders, JSONL, Parquet, PDFs) into Documents.")
-_step_command("dedup", "Remove exact and near-duplicates across the Document pools in INPUTS (step output dirs).")
-_step_command("filter", "Apply rules, language id, quality classifiers and domain labels to the pools in INPUTS.")
+_step_command("dedup", "Remove exact and near-duplicates across INPUTS: step output dirs, or raw files and folders "
+                       "(WARC, HTML, JSONL, Parquet, PDF), which are extracted first as `curate extract` would.")
+_step_command("filter", "Apply rules, language id, quality classifiers and domain labels to INPUTS: step output dirs, "
+                        "or raw files and folders, which are extracted first as `curate extract` would.")
 
 
 @cli.command()
@@ -236,6 +325,15 @@ def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
     from curate.pipelines.stages import run_mix
 
     cfg = _load(config, "stage2")
+    for p in inputs:
+        kind = _step_kind(p)
+        if kind == "stage":
+            raise _stage_error(p)
+        if kind == "raw":
+            raise click.ClickException(
+                f"{p} is not a step output: the mix samples filtered pools. Run `curate run stage2 --input {p}` for "
+                f"the whole chain, or first `curate filter {p} --output POOL` (it extracts raw inputs) and then "
+                "`curate mix POOL --output ...`")
     pools = {os.path.basename(p.rstrip("/")) or f"pool{i}": p for i, p in enumerate(inputs)}
     run_mix(cfg, pools, output, _beam_args(), [], log=_log)
 
@@ -421,11 +519,22 @@ def main(argv: list[str] | None = None) -> None:
     # with -v. Set before Beam is imported, which is when it logs the first of them.
     before = argv[:argv.index(command)] if command in argv else argv
     verbose = bool({"-v", "--verbose"} & set(before))
+    quiet = bool({"-q", "--quiet"} & set(before))
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if "--" in argv and command != "pretrain":
         i = argv.index("--")
         argv, beam_args = argv[:i], argv[i + 1:]
-    cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})
+    from curate import progress
+
+    tty = sys.stderr.isatty()
+    # Beam's worker processes log to the stderr they inherit: filtered unless -v (curate.quiet)
+    filt = None if verbose or command == "pretrain" else StderrFilter().start()
+    progress.configure("off" if quiet else "tty" if tty else "log", filt.original if filt and tty else None)
+    try:
+        cli.main(args=argv, prog_name="curate", obj={"beam_args": beam_args})
+    finally:
+        if filt is not None:
+            filt.stop()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from curate.budget import FailureBudget
 from curate.configbase import Section
@@ -79,6 +79,34 @@ class StageConfig(Section):
     synth: SynthConfig = Field(default_factory=SynthConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
 
+    @model_validator(mode="after")
+    def _domains_exist(self):
+        """A domain share names a label the domain classifier can produce: without a fastText
+        domain model that is one of filters.domain.DOMAINS (a typo would be a silent unmet target)."""
+        from curate.filters.domain import DOMAINS
+
+        if self.filter.domain.model is None:
+            unknown = sorted(set(self.mix.domain_shares) - set(DOMAINS))
+            if unknown:
+                raise ValueError(f"mix.domain_shares names {', '.join(map(repr, unknown))}, which no domain classifier "
+                                 f"here can produce: the labels are {', '.join(DOMAINS)} (a fastText domain model, "
+                                 "filter.domain.model, may add others)")
+        return self
+
+
+def _overlay(model: type[Section], base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``: config sections (sub-models) merge key by key, every other
+    value (numbers, lists, share maps) is replaced whole."""
+    out = dict(base)
+    for k, v in over.items():
+        field = model.model_fields.get(k)
+        sub = field.annotation if field is not None else None
+        if isinstance(v, dict) and isinstance(base.get(k), dict) and isinstance(sub, type) and issubclass(sub, Section):
+            out[k] = _overlay(sub, base[k], v)
+        else:
+            out[k] = v
+    return out
+
 
 def _format_errors(path: str, err: ValidationError) -> str:
     lines = [f"invalid config {path}:"]
@@ -100,8 +128,14 @@ def parse_config(data: object, path: str = "<config>") -> StageConfig:
         raise ConfigError(_format_errors(path, err)) from None
 
 
+def _bundled(stage: str) -> dict:
+    ref = resources.files("curate.configs").joinpath(f"{stage}.yaml")
+    return yaml.safe_load(ref.read_text(encoding="utf-8"))
+
+
 def load_config(path: str | Path) -> StageConfig:
-    """Read and validate a stage YAML file."""
+    """Read and validate a stage YAML file, laid over the bundled defaults of its stage: a key
+    the file leaves out has the same value as with no config file at all (configs/<stage>.yaml)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -113,6 +147,8 @@ def load_config(path: str | Path) -> StageConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML in {p}: {e}") from None
+    if isinstance(data, dict) and data.get("stage") in STAGES:
+        data = _overlay(StageConfig, _bundled(data["stage"]), data)
     return parse_config(data, str(p))
 
 
@@ -120,6 +156,4 @@ def default_config(stage: str) -> StageConfig:
     """The bundled, documented default for ``stage`` (configs/<stage>.yaml)."""
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-    ref = resources.files("curate.configs").joinpath(f"{stage}.yaml")
-    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
-    return parse_config(data, f"curate/configs/{stage}.yaml")
+    return parse_config(_bundled(stage), f"curate/configs/{stage}.yaml")

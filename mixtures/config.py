@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from curate.configbase import Section
+from curate.configbase import Count, Section
 
 
 def _check_shares(v: dict[str, float]) -> dict[str, float]:
@@ -18,7 +18,7 @@ def _check_shares(v: dict[str, float]) -> dict[str, float]:
 
 
 class MixConfig(Section):
-    total_tokens: int = Field(1_000_000, gt=0, description="Token budget of the whole mixture (end-of-document tokens included).")
+    total_tokens: Count = Field(1_000_000, gt=0, description="Token budget of the whole mixture (end-of-document tokens included); `1e9` is accepted.")
     domain_shares: dict[str, float] = Field(
         default_factory=dict,
         description="Target share of tokens per domain (math, code, general, …); sums to ≤ 1. "
@@ -70,9 +70,9 @@ class MixConfig(Section):
         "</s>, <|end_of_text|>, <eos>, [SEP] that the tokenizer has.",
     )
     seed: int | None = Field(None, description="Sampling seed; None uses the stage's `seed`.")
-    shard_max_bytes: int = Field(1 << 30, gt=0, description="Maximum size of one .bin shard before a new one starts.")
+    shard_max_bytes: Count = Field(1 << 30, gt=0, description="Maximum size of one .bin shard before a new one starts.")
     batch_docs: int = Field(512, gt=0, description="Documents per tokenizer batch (encode_batch) in the tokenize step.")
-    report_samples: int = Field(3, ge=0, description="Sample documents shown per source in report.html.")
+    report_samples: int = Field(3, ge=0, description="Example documents shown per source and domain in report.html.")
 
     _v_domain = field_validator("domain_shares")(classmethod(lambda cls, v: _check_shares(v)))
     _v_source = field_validator("source_shares")(classmethod(lambda cls, v: _check_shares(v)))

@@ -31,12 +31,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
-from curate import budget
+from curate import budget, progress
 from curate.errors import InputError
 from curate.io import checksums, files
-from curate.io.folder import Folder
-from curate.schema import REJECT_SCHEMA
 from curate.io.doc_shards import list_shards
+from curate.io.folder import Folder
+from curate.pipelines.progress import ReportProgress
+from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
 
 MANIFEST = "manifest.json"
@@ -134,7 +135,7 @@ def load_manifest(directory: str) -> dict[str, Any] | None:
         raise InputError(f"{path}: cannot be read ({e})") from None
 
 
-def _count_events(counted: Counted) -> list:
+def _count_events(counted: Counted, progress_dir: str | None = None) -> list:
     """Per-key sums of one counted part, combined where each PCollection is made.
 
     Each input, output and reject PCollection is counted by a lifted CombinePerKey before
@@ -145,6 +146,8 @@ def _count_events(counted: Counted) -> list:
     for kind, pcs in (("in", counted.inputs), ("out", counted.outputs), ("reject", counted.rejects)):
         for i, pc in enumerate(as_list(pcs)):
             key = (lambda r, n=n: ((n, "reject", r["reason"]), 1)) if kind == "reject" else (lambda _, n=n, k=kind: ((n, k, ""), 1))
+            if kind == "in" and progress_dir:  # live progress (curate.progress): what each part has read
+                pc = pc | f"Progress{n}{i}" >> ReportProgress(progress_dir, n)
             sums.append(pc | f"Key{kind}{n}{i}" >> beam.Map(key) | f"Sum{kind}{n}{i}" >> beam.CombinePerKey(sum))
     return sums
 
@@ -316,17 +319,18 @@ def run_step(
 
     def produce(staged: Folder) -> Produced:
         work = staged.path
-        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        with progress.watch(name, staged.join(progress.DIRNAME), info, log), \
+                beam.Pipeline(options=PipelineOptions(beam_args)) as p:
             graph = build(p)
             tuple(as_list(graph.docs)) | "WriteDocs" >> WriteShards(staged.join("docs"), num_shards)
             tuple(as_list(graph.rejects)) | "WriteRejects" >> WriteShards(staged.join("rejects"), num_shards,
                                                                            REJECT_SCHEMA)
-            _write_counts(graph.counted, staged.join("_counts.json"))
+            _write_counts(graph.counted, staged.join("_counts.json"), staged.join(progress.DIRNAME))
             for sname, spc in graph.stats.items():
                 spc | f"Stat{sname}" >> beam.combiners.ToList() | f"WriteStat{sname}" >> beam.Map(
                     lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v[0] if len(v) == 1 else v))
-        for sub in ("docs", "rejects"):
-            spool = staged.join(sub, "_spool")
+        for sub in ("docs/_spool", "rejects/_spool", progress.DIRNAME):
+            spool = staged.join(*sub.split("/"))
             if FileSystems.exists(spool):
                 FileSystems.delete([spool])
         counts = json.loads(staged.read_bytes("_counts.json"))
@@ -339,9 +343,9 @@ def run_step(
     return run_committed(name, key, final, produce, info, log, check)
 
 
-def _write_counts(counted: list[Counted], path: str) -> None:
+def _write_counts(counted: list[Counted], path: str, progress_dir: str | None = None) -> None:
     """Sum every counted part's events into ``path`` (``_gather_counts``'s shape)."""
-    events = [pc for c in counted for pc in _count_events(c)]
+    events = [pc for c in counted for pc in _count_events(c, progress_dir)]
     order = [c.name for c in counted]
     (
         events

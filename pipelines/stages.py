@@ -22,6 +22,7 @@ from curate.mixtures.blend import FILENAME, read_blend
 from curate.mixtures.layout import HELD_OUT, publish_shards
 from curate.mixtures.report import build_report, write_report_files
 from curate.mixtures.summary import ReportParts
+from curate.mixtures.tokenizer import default_tokenizer_path
 from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, mix_step, plan_sources, pool_keys
 
 
@@ -86,6 +87,8 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     report = build_report(cfg, plan, datasets, parts.dropped, parts.reservoir, parts.samples, steps, pools,
                           blend.to_dict())
     write_report_files(output, report)
+    # Megatron's --tokenizer-model: the tokenizer the shards were made with (its sha256 is in blend.json)
+    out.write_atomic(blend.tokenizer.path, files.read_bytes(cfg.mix.tokenizer or default_tokenizer_path()))
     out.write_atomic(FILENAME, src.read_bytes(FILENAME))
     # absolute prefixes differ by output location, so they stay out of blend.json (which is
     # byte-identical for the same input and seed) and go to the stage manifest instead
@@ -97,6 +100,8 @@ def run_mix(cfg: StageConfig, pools: dict[str, str], output: str, beam_args: lis
     for u in plan["unmet"]:
         log(f"[mix]   {u['dimension']} {u['group']}: target {u['target_share']:.1%}, realized "
             f"{u['realized_share']:.1%} ({u['reason']}; {u['action']})")
+    for w in summary["warnings"]:
+        log(f"[mix] WARNING: {w}")
     return {**summary, "wall_s": m["wall_s"], "output": output, "data_path_abs": data_path_abs,
             "dir": mix_dir, "key": m["key"], "reused": m["reused"], "counts": m["counts"]}
 

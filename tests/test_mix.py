@@ -90,7 +90,7 @@ def test_outputs_and_blend(mixed):
         assert ds.num_tokens == d["tokens"] and len(ds) == d["docs"]
     rep = json.load(open(os.path.join(out, "report.json")))
     assert rep["summary"]["tokens_per_source"] == summary["tokens_per_source"]
-    assert set(rep["samples"]) == {"cc", "arxiv", "gh", "synth-math"}
+    assert set(rep["examples"]) == {"cc", "arxiv", "gh", "synth-math"}  # example documents per source
 
 
 def test_megatron_reads_same_tokens(mixed, pools):

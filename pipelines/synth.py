@@ -137,7 +137,7 @@ class _GenerateFn(beam.DoFn):
         except Exception as e:  # noqa: BLE001 - the backend's own failure is this batch's reject
             results = [BackendError(f"{type(e).__name__}: {e}")] * len(prompts)
         describe = self.backend.describe()
-        sampling = self.backend._sampling({})
+        sampling = self.backend.sampling()
         for task, res in zip(ok, results):
             t = self.templates[tasks.template_name(task)]
             prov = {"backend": describe, "sampling": sampling, "prompt": {"name": t.name, "origin": t.origin, "sha": t.sha}}
@@ -147,7 +147,9 @@ class _GenerateFn(beam.DoFn):
                 elif j >= len(res):
                     yield from self._error(task, j, f"backend returned {len(res)} of {k} samples", prov)
                 else:
-                    yield {"task": task, "sample": j, "text": res[j], "prov": prov}
+                    c = res[j]
+                    yield {"task": task, "sample": j, "text": c.text, "reasoning": c.reasoning,
+                           "finish_reason": c.finish_reason, "prov": prov}
 
     def _error(self, task, j, detail, prov=None):
         from curate.synth import tasks
@@ -184,6 +186,9 @@ class _VerifyFn(beam.DoFn):
     def _one(self, gen):
         from curate.synth import tasks
 
+        if gen.get("finish_reason") == "length":
+            return "synth:truncated", {"why": "the sample hit the token limit (finish_reason length); a cut-off "
+                                              "solution is never verified", "max_new_tokens": gen["prov"]["sampling"].get("max_new_tokens")}
         if self.index:
             hit = self.index.match(gen["text"])
             if hit:
@@ -224,8 +229,10 @@ class _FinalizeFn(beam.DoFn):
         scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
         for o in attempts:
             prov = _provenance(task, o["sample"], self.cfg.k, o["prov"], o["detail"])
-            prov["difficulty"] = dj
-            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix, scores)
+            prov.update(difficulty=dj, answer=o["text"], reasoning=o.get("reasoning") or "",
+                        finish_reason=o.get("finish_reason"))
+            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix, scores,
+                                      o.get("reasoning") or "", self.cfg.text_template)
             if o["reason"]:
                 yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, o["reason"], json.dumps(o["detail"], default=str)[:2000]))
             else:

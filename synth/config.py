@@ -29,7 +29,17 @@ class BackendConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="local: weights dtype; `auto` is bfloat16 on GPU, float32 on CPU."
     )
-    max_new_tokens: int = Field(1024, ge=1, description="Most tokens generated per sample.")
+    max_new_tokens: int = Field(
+        16384, ge=1, description="Most tokens generated per sample (reasoning included); reasoning models need long budgets. "
+        "A sample that hits it is rejected as synth:truncated."
+    )
+    token_param: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        "auto", description="http: request field carrying max_new_tokens; `auto` sends max_tokens and switches to "
+        "max_completion_tokens when the server answers 400 naming max_tokens (OpenAI reasoning models)."
+    )
+    chat_template: bool = Field(
+        True, description="local: wrap each prompt in the tokenizer's chat template (one user turn) when it has one."
+    )
     temperature: float = Field(0.7, ge=0, description="Sampling temperature (0: greedy).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
     seed: int = Field(0, description="Sampling seed; part of each request (and so of the cache key).")
@@ -80,6 +90,11 @@ class SynthConfig(Section):
     rewrite_domains: list[str] = Field(
         default_factory=lambda: ["math", "code"],
         description="Input Documents of these domains are rewritten into question-and-worked-answer form.",
+    )
+    text_template: Literal["reasoning_answer", "answer"] = Field(
+        "reasoning_answer", description="Training text of a sample whose reasoning came apart from its answer: "
+        "`reasoning_answer` puts the reasoning in <think>…</think> before the answer; `answer` keeps the answer alone. "
+        "Both parts are always in meta (reasoning, answer)."
     )
     max_source_chars: int = Field(8000, ge=100, description="Rewrite: the source document is cut to this many characters.")
     prompts: dict[str, str] = Field(

@@ -209,18 +209,29 @@ def _verify_solution(task: dict[str, Any], generation: str, limits) -> tuple[str
     return ("" if res.passed else "synth:tests_failed"), detail
 
 
-def document_text(task: dict[str, Any], generation: str) -> str:
+TEXT_TEMPLATES = ("reasoning_answer", "answer")
+
+
+def document_text(task: dict[str, Any], generation: str, reasoning: str = "", template: str = "reasoning_answer") -> str:
+    """The training text of a sample. With reasoning apart from the answer and template
+    ``reasoning_answer``, the reasoning comes first in ``<think>…</think>``; ``answer`` drops it."""
+    if template not in TEXT_TEMPLATES:
+        raise ValueError(f"text template {template!r}: expected one of {', '.join(TEXT_TEMPLATES)}")
+    body = generation.strip()
+    if reasoning.strip() and template == "reasoning_answer":
+        body = f"<think>\n{reasoning.strip()}\n</think>\n\n{body}"
     if task["task"] == "rewrite":
-        return "Question: " + generation.strip()
-    return f"Question: {task['question']}\n\nAnswer: {generation.strip()}"
+        return "Question: " + body
+    return f"Question: {task['question']}\n\nAnswer: {body}"
 
 
 def make_document(task: dict[str, Any], sample: int, generation: str, provenance: dict[str, Any],
-                  source_prefix: str, scores: dict[str, float]) -> dict[str, Any]:
+                  source_prefix: str, scores: dict[str, float], reasoning: str = "",
+                  template: str = "reasoning_answer") -> dict[str, Any]:
     """A verified generation as a Document (format=synthetic, provenance in meta)."""
     source = f"{source_prefix}-{task['kind']}"
     return new_document(
-        source=source, uri=task["uri"], format="synthetic", text=document_text(task, generation),
+        source=source, uri=task["uri"], format="synthetic", text=document_text(task, generation, reasoning, template),
         offset=f"{task['task']}:{task['id']}:{sample}", extractor=f"synth:{task['task']}",
         domain=task["kind"], scores=scores, meta=provenance,
     )

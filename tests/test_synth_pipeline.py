@@ -76,7 +76,7 @@ def test_synth_writes_verified_or_rejected_records_and_the_count_law_holds(tiny,
     docs, rejects = _rows(str(out / "docs")), _rows(str(out / "rejects"))
     assert len(docs) == counts["verify"]["out"]
     assert len(rejects) == sum(c["rejected"] for c in counts.values())
-    verify_reasons = {"synth:unverified", "synth:wrong_answer", "synth:tests_failed"}
+    verify_reasons = {"synth:unverified", "synth:wrong_answer", "synth:tests_failed", "synth:truncated"}
     sample_rejects = [r for r in rejects if r["reason"] in verify_reasons]
     assert len(sample_rejects) == counts["verify"]["rejected"]
     for r in sample_rejects:

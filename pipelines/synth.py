@@ -5,7 +5,8 @@
     generations ─ batch ─ Verify (math answer / sandboxed tests / decontaminate) ─ outcomes
     outcomes ─ group by task ─ Finalize (pass rate → difficulty) ─ docs, rejects, summaries
 
-Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks), ``generate``
+Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks), ``near_dups``
+(tasks → distinct tasks; ``ProblemSet`` only: near-duplicate problems are never sampled), ``generate``
 (k sample slots per task → generations; failures are ``synth:backend_error``), ``verify``
 (generations → verified Documents). ``ProblemSet`` adds ``rate`` (tasks → curated problems).
 Inputs may be problem-file lines ``{"_path", "_line", "_raw"}`` (see ``read_problem_lines``),
@@ -165,6 +166,24 @@ def _provenance(task, sample, k, prov, verification) -> dict[str, Any]:
                 key: task.get(key) for key in ("question", "answer", "tests", "entry_point", "extra") if task.get(key)}}
 
 
+class _NearDupFn(beam.DoFn):
+    """All tasks (one list) → the distinct ones; near-duplicates are rejects naming their survivor."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def process(self, all_tasks):
+        from curate.synth.near_dups import near_duplicates
+
+        dups = near_duplicates([(t["id"], t.get("question") or t.get("text") or "") for t in all_tasks], self.cfg)
+        for t in sorted(all_tasks, key=lambda t: t["id"]):
+            if t["id"] in dups:
+                yield beam.pvalue.TaggedOutput("rejects", make_reject(
+                    _task_as_doc(t), STEP, "synth:near_duplicate", f"near-duplicate of {dups[t['id']]} (MinHash)"))
+            else:
+                yield t
+
+
 class _VerifyFn(beam.DoFn):
     """A batch of generations → (task id, outcome) with a reject reason or '' when verified."""
 
@@ -226,6 +245,8 @@ class _FinalizeFn(beam.DoFn):
         task = outcomes[0]["task"]
         d = rate(passes, len(attempts), self.cfg.difficulty.easy_pass_rate, self.cfg.difficulty.hard_pass_rate) if attempts else None
         dj = d.to_json() if d else {"attempts": 0, "passes": 0, "pass_rate": None, "difficulty": None, "label": None}
+        dj["k"] = self.cfg.k
+        dj["test_pass_rates"] = _test_pass_rates(task, attempts) if attempts else None
         scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
         for o in attempts:
             prov = _provenance(task, o["sample"], self.cfg.k, o["prov"], o["detail"])
@@ -238,6 +259,20 @@ class _FinalizeFn(beam.DoFn):
             else:
                 yield doc
         yield beam.pvalue.TaggedOutput("summaries", {"task": task, "errors": len(outcomes) - len(attempts), **dj})
+
+
+def _test_pass_rates(task, attempts) -> list[float]:
+    """Per test, the share of attempts passing it (math: one test, the answer)."""
+    from curate.synth.difficulty import per_test_pass_rates
+
+    if task["kind"] == "math":
+        return per_test_pass_rates([[not o["reason"]] for o in attempts], 1)
+    n = len(task["tests"])
+    results = []
+    for o in attempts:
+        ts = o["detail"].get("tests")
+        results.append([bool(t["passed"]) for t in ts] if isinstance(ts, list) and len(ts) == n else None)
+    return per_test_pass_rates(results, n)
 
 
 def _stats(summaries):
@@ -264,11 +299,12 @@ class Synthesize(beam.PTransform):
     parts as (name, inputs, outputs, rejects) for the step runner.
     """
 
-    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, dedup=None):
         super().__init__()
         from curate.synth.prompts import load_templates
 
         self.cfg = cfg
+        self.dedup = dedup  # a DedupConfig: drop near-duplicate tasks before sampling
         self.cache_dir = cache_dir if cache_dir is not None else cfg.backend.cache_dir
         self.templates = load_templates(cfg.prompts)
         self.parts: list[tuple[str, Any, Any, Any]] = []
@@ -276,9 +312,16 @@ class Synthesize(beam.PTransform):
     def expand(self, inputs):
         cfg = self.cfg
         prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg)).with_outputs("rejects", main="tasks")
+        tasks, rejects, parts = prep.tasks, [prep.rejects], [("problems", inputs, prep.tasks, prep.rejects)]
+        if self.dedup is not None:
+            nd = (prep.tasks | "AllTasks" >> beam.combiners.ToList()
+                  | "NearDups" >> beam.ParDo(_NearDupFn(self.dedup)).with_outputs("rejects", main="tasks"))
+            tasks = nd.tasks
+            rejects.append(nd.rejects)
+            parts.append(("near_dups", prep.tasks, nd.tasks, nd.rejects))
         k = cfg.k
-        slots = prep.tasks | "Slots" >> beam.FlatMap(lambda t: [t["id"]] * k)
-        gen = (prep.tasks
+        slots = tasks | "Slots" >> beam.FlatMap(lambda t: [t["id"]] * k)
+        gen = (tasks
                | "BatchTasks" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.backend.batch_size)
                | "Generate" >> beam.ParDo(_GenerateFn(cfg, self.templates, self.cache_dir)).with_outputs(
                    "rejects", "errors", main="gens"))
@@ -288,13 +331,12 @@ class Synthesize(beam.PTransform):
         fin = ((verified, gen.errors) | "AllOutcomes" >> beam.Flatten()
                | "ByTask" >> beam.GroupByKey()
                | "Finalize" >> beam.ParDo(_FinalizeFn(cfg)).with_outputs("rejects", "summaries", main="docs"))
-        rejects = [prep.rejects, gen.rejects, fin.rejects]
-        self.parts = [
-            ("problems", inputs, prep.tasks, prep.rejects),
+        rejects += [gen.rejects, fin.rejects]
+        self.parts = parts + [
             ("generate", slots, gen.gens, gen.rejects),
             ("verify", gen.gens, fin.docs, fin.rejects),
         ]
-        return {"docs": fin.docs, "rejects": rejects, "summaries": fin.summaries, "tasks": prep.tasks,
+        return {"docs": fin.docs, "rejects": rejects, "summaries": fin.summaries, "tasks": tasks,
                 "stats": {"synth": _stats(fin.summaries)}}
 
 
@@ -303,16 +345,20 @@ class _RateFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, summary):
-        from curate.synth.difficulty import Difficulty, keep_problem
+        from curate.synth.difficulty import Difficulty, in_easy_pool, keep_problem
 
         task = summary["task"]
+        dc = self.cfg.difficulty
+        if summary["attempts"]:
+            d = Difficulty(summary["attempts"], summary["passes"], summary["pass_rate"], summary["difficulty"], summary["label"])
+            easy = in_easy_pool(d, dc.easy_pool_pass_rate)
+            summary = {**summary, "easy_pool": easy, "resample_prob": dc.easy_resample_prob if easy else 1.0}
         doc = problem_document(task, summary)
         if not summary["attempts"]:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", "synth:backend_error",
                                                                   f"all {summary['errors']} samples failed in the backend"))
             return
-        d = Difficulty(summary["attempts"], summary["passes"], summary["pass_rate"], summary["difficulty"], summary["label"])
-        why = keep_problem(d, self.cfg.difficulty.max_pass_rate, self.cfg.difficulty.drop_unsolved)
+        why = keep_problem(d, dc.drop_unsolved)
         if why:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", why, json.dumps(d.to_json())))
         else:
@@ -329,7 +375,8 @@ def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str,
         if task.get("entry_point"):
             problem["entry_point"] = task["entry_point"]
     problem.update(task.get("extra") or {})
-    diff = {k: summary[k] for k in ("attempts", "passes", "pass_rate", "difficulty", "label")}
+    diff = {k: summary.get(k) for k in ("k", "attempts", "passes", "pass_rate", "difficulty", "label", "test_pass_rates",
+                                         "easy_pool", "resample_prob")}
     scores = {"pass_rate": summary["pass_rate"], "difficulty": summary["difficulty"]} if summary["attempts"] else {}
     return new_document(source="problems", uri=task["uri"], format="text", text=task["question"], id=task["id"],
                         extractor="synth:problems", domain=task["kind"], scores=scores,
@@ -339,14 +386,15 @@ def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str,
 class ProblemSet(beam.PTransform):
     """Problems → the curated, verifiable problem set with difficulties (``curate problems``).
 
-    Output ``docs`` are problem Documents (format=text; meta.problem is the problem record,
-    meta.difficulty its pass rate over k samples); too-easy (and, when configured, unsolved)
-    ones are rejects. ``parts`` adds ``rate`` to Synthesize's counted parts.
+    Near-duplicate problems are removed before sampling (``cfg.problem_dedup``). Output ``docs``
+    are problem Documents (format=text; meta.problem is the problem record, meta.difficulty its
+    pass rate, per-test pass rates over k samples and easy-pool flag); unsolved ones are rejects
+    only when configured. ``parts`` adds ``rate`` to Synthesize's counted parts.
     """
 
     def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
         super().__init__()
-        self.synth = Synthesize(cfg, cache_dir)
+        self.synth = Synthesize(cfg, cache_dir, dedup=cfg.problem_dedup)
         self.cfg = cfg
         self.parts: list[tuple[str, Any, Any, Any]] = []
 
@@ -439,17 +487,18 @@ def synth_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, b
 
 def problems_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
                   log: Log = print):
-    """Seed problems → curated problem set with difficulties; also writes ``problems.jsonl``."""
+    """Seed problems → curated problem set with difficulties; also writes ``problems.parquet`` and
+    ``problems.jsonl`` (the RL trainer's rows, schema in ``curate.synth.problem_export``)."""
     from curate.io import files
     from curate.pipelines.shards import list_shards, read_shard
+    from curate.synth import problem_export
 
     final, manifest = _run("problems", ProblemSet, cfg, problem_paths, [], out, cache_dir, beam_args, log)
-    target = files.join(final, "problems.jsonl")
-    if not files.exists(target):
-        rows = [r for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
-        lines = []
-        for r in sorted(rows, key=lambda r: r["id"]):
-            meta = json.loads(r["meta"])
-            lines.append(json.dumps({**meta["problem"], "difficulty": meta["difficulty"]}, sort_keys=True, ensure_ascii=False))
-        files.write_atomic(target, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+    targets = {name: files.join(final, name) for name in ("problems.parquet", "problems.jsonl")}
+    if not all(files.exists(t) for t in targets.values()):
+        recs = [{"uri": r["uri"], "meta": json.loads(r["meta"])}
+                for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
+        rows = problem_export.problem_rows(recs)
+        files.write_atomic(targets["problems.parquet"], problem_export.parquet_bytes(rows))
+        files.write_atomic(targets["problems.jsonl"], problem_export.jsonl_bytes(rows))
     return final, manifest

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from curate.configbase import Section
+from curate.dedup.config import DedupConfig
 
 
 class BackendConfig(Section):
@@ -71,8 +72,13 @@ class DecontamConfig(Section):
 class DifficultyConfig(Section):
     easy_pass_rate: float = Field(0.8, ge=0, le=1, description="Pass rate at or above which a problem is labelled easy.")
     hard_pass_rate: float = Field(0.2, ge=0, le=1, description="Pass rate at or below which a solved problem is labelled hard.")
-    max_pass_rate: float = Field(
-        0.95, ge=0, le=1, description="`curate problems`: problems solved more often than this are dropped as synth:too_easy."
+    easy_pool_pass_rate: float = Field(
+        0.95, ge=0, le=1, description="`curate problems`: problems solved more often than this go to the easy pool "
+        "(kept, flagged easy_pool, re-sampled with easy_resample_prob; MiMo's easy-data re-sampling)."
+    )
+    easy_resample_prob: float = Field(
+        0.1, ge=0, le=1, description="`curate problems`: probability with which RL re-samples an easy-pool problem "
+        "(exported as resample_prob; other problems get 1.0)."
     )
     drop_unsolved: bool = Field(
         False, description="`curate problems`: drop problems no sample solved (synth:unsolved) instead of keeping them as hardest."
@@ -100,6 +106,12 @@ class SynthConfig(Section):
     prompts: dict[str, str] = Field(
         default_factory=dict,
         description="Prompt template overrides: name (solve_math, solve_code, rewrite_math, rewrite_code) → file path.",
+    )
+    problem_dedup: DedupConfig = Field(
+        default_factory=lambda: DedupConfig(ngram=3),
+        description="`curate problems`: near-duplicate problems (MinHash over the statement, the dedup step's kernels "
+        "and settings; 3-word shingles by default as statements are short) are removed before sampling, the "
+        "smallest id of each cluster kept; `minhash: false` turns it off.",
     )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)

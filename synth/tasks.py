@@ -5,11 +5,15 @@ Seed problem records (one JSON object per line):
     {"id": "math-001", "kind": "math", "question": "Compute 1/2 + 1/4.", "answer": "3/4"}
     {"id": "code-001", "kind": "code", "question": "Write add(a, b) ...", "entry_point": "add",
      "tests": ["assert add(1, 2) == 3"]}
+    {"id": "code-002", "kind": "code", "question": "Read a and b, print a + b.",
+     "tests": [{"stdin": "1 2\n", "stdout": "3\n"}]}
 
 ``id`` is optional (default: a hash of file and line); ``problem`` is accepted for ``question``;
 ``answer`` may be a number; other fields are kept in the provenance. A math problem needs an
-``answer`` and a code problem a non-empty list of ``tests`` (Python statements run after the
-solution), else it is rejected as ``synth:unverifiable``.
+``answer`` and a code problem a non-empty list of ``tests``, else it is rejected as
+``synth:unverifiable``. A test is an assert line (judged as a function call's value) or a
+``{"stdin", "stdout"}`` pair (``input``/``output`` accepted; the program's standard output must
+match, CodeContests style); every test is judged on its own, so each has a pass rate.
 
 Two tasks: ``solve`` (a seed problem → k step-by-step solutions, each verified against the
 answer or the tests) and ``rewrite`` (a math/code web Document → a question with a worked
@@ -66,13 +70,34 @@ def normalize_problem(obj: dict[str, Any], path: str = "", lineno: int = 0) -> d
         prob["answer"] = str(ans).strip()
     else:
         tests = obj.get("tests")
-        if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
-            raise Reject("synth:unverifiable", f"{where}: code problem without a list of test statements")
+        tests = [_test(t) for t in tests] if isinstance(tests, list) else None
+        if not tests or not all(tests):
+            raise Reject("synth:unverifiable", f"{where}: code problem without a list of tests "
+                                               "(assert lines or {\"stdin\", \"stdout\"} pairs)")
         ep = obj.get("entry_point")
         if ep is not None and (not isinstance(ep, str) or not ep.isidentifier()):
             raise Reject("synth:bad_problem", f"{where}: entry_point {ep!r} is not an identifier")
         prob["tests"], prob["entry_point"] = list(tests), ep
     return prob
+
+
+def _test(t: Any) -> str | dict[str, str] | None:
+    """One test as given → an assert line or a {"stdin", "stdout"} pair; None when it is neither."""
+    if isinstance(t, str):
+        return t if t.strip() else None
+    if isinstance(t, dict):
+        stdin, stdout = t.get("stdin", t.get("input")), t.get("stdout", t.get("output"))
+        if isinstance(stdin, str) and isinstance(stdout, str):
+            return {"stdin": stdin, "stdout": stdout}
+    return None
+
+
+def sandbox_tests(tests: list) -> list:
+    """A task's tests as the sandbox's test records, one per test, in order."""
+    from curate.synth import sandbox
+
+    return [sandbox.tests_from_asserts([t])[0] if isinstance(t, str) else sandbox.IOTest(t["stdin"], t["stdout"])
+            for t in tests]
 
 
 def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dict[str, Any]:
@@ -102,8 +127,9 @@ def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dic
         task["answer"] = str(ans).strip()
         return task
     tests, ep = ref.get("tests"), ref.get("entry_point")
-    if isinstance(tests, list) and tests and all(isinstance(t, str) and t.strip() for t in tests):
-        task["tests"] = list(tests)
+    tests = [_test(t) for t in tests] if isinstance(tests, list) else None
+    if tests and all(tests):
+        task["tests"] = tests
         task["entry_point"] = ep if isinstance(ep, str) and ep.isidentifier() else None
     else:
         task["tests"] = source_asserts(excerpt)
@@ -202,7 +228,7 @@ def _verify_solution(task: dict[str, Any], generation: str, limits) -> tuple[str
     code = extract_code(generation, task.get("entry_point"))
     if code is None:
         return "synth:unverified", {"verifier": "code", "why": "no Python code found"}
-    res = sandbox.run_tests(code, task["tests"], limits)
+    res = sandbox.run_cases(code, sandbox_tests(task["tests"]), None, limits)
     detail = {"verifier": "code", "status": res.status, "code_error": res.code_error,
               "tests": [{"test": t.test, "passed": t.passed, "error": t.error} for t in res.tests],
               "isolation": res.isolation}

@@ -100,13 +100,13 @@ def test_problems_writes_a_rated_problem_set(tiny, problems_file, tmp_path):
     for name, c in m["counts"].items():
         assert c["in"] == c["out"] + c["rejected"], name
     rate = m["counts"]["rate"]
-    assert rate["in"] == m["counts"]["problems"]["out"]
+    assert rate["in"] == m["counts"]["near_dups"]["out"]  # the sample repeats some problems: each is sampled once
     lines = [json.loads(x) for x in (out / "problems.jsonl").read_text().splitlines()]
     assert len(lines) == rate["out"]
     for p in lines:
-        assert p["kind"] in ("math", "code") and p["difficulty"]["attempts"] == 2
-        assert ("answer" in p) if p["kind"] == "math" else p["tests"]
-        assert p["difficulty"]["label"] in ("easy", "medium", "hard", "unsolved")
+        assert p["ability"] in ("math", "code") and p["attempts"] == 2 and p["k"] == 2
+        assert p["answer"] if p["ability"] == "math" else json.loads(p["tests"])
+        assert p["label"] in ("easy", "medium", "hard", "unsolved")
 
 
 def test_rewrite_of_pool_documents(tiny, tmp_path):

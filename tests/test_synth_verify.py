@@ -7,7 +7,7 @@ import pytest
 from curate.errors import ConfigError, Reject
 from curate.synth import tasks
 from curate.synth.decontam import build_index
-from curate.synth.difficulty import keep_problem, rate
+from curate.synth.difficulty import in_easy_pool, keep_problem, rate
 from curate.synth.prompts import load_templates
 from curate.synth.sandbox import SandboxLimits
 from curate.synth.verify_math import answers_equivalent, check_solution, extract_final_answer
@@ -123,9 +123,10 @@ def test_difficulty_from_pass_rate():
     assert rate(2, 4).label == "medium" and rate(2, 4).pass_rate == 0.5
     assert rate(1, 8).label == "hard"
     assert rate(0, 4).label == "unsolved" and rate(0, 4).score == 1.0
-    assert keep_problem(rate(4, 4), 0.95, False) == "synth:too_easy"
-    assert keep_problem(rate(0, 4), 0.95, True) == "synth:unsolved"
-    assert keep_problem(rate(0, 4), 0.95, False) == ""
+    assert keep_problem(rate(4, 4), False) == "" and in_easy_pool(rate(4, 4), 0.95)  # kept, in the easy pool
+    assert not in_easy_pool(rate(3, 4), 0.95)
+    assert keep_problem(rate(0, 4), True) == "synth:unsolved"
+    assert keep_problem(rate(0, 4), False) == ""
     with pytest.raises(ValueError):
         rate(5, 4)
 

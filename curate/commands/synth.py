@@ -13,7 +13,8 @@ _BEAM = (
 
 PROBLEMS_SCHEMA = (
     'Problems are JSONL, one object a line: {"id", "kind": "math", "question", "answer"} or '
-    '{"id", "kind": "code", "question", "entry_point", "tests": ["assert f(1) == 2", ...]}.'
+    '{"id", "kind": "code", "question", "entry_point", "tests": ["assert f(1) == 2", ...]}; '
+    'a test may also be {"stdin": "1 2\\n", "stdout": "3\\n"}.'
 )
 
 
@@ -146,11 +147,14 @@ synth.help = (synth.help or "") + "\n\n" + PROBLEMS_SCHEMA
 def problems(problems, output, config, **opts):
     """Curate a verifiable problem set with difficulties from seed PROBLEMS (JSONL files).
 
+    Near-duplicate problems (MinHash over the statement) are removed first (synth:near_duplicate).
     Each problem is attempted k times; its pass rate gives its difficulty (1 - pass rate, and a
-    label: easy/medium/hard/unsolved). Problems without an answer or tests are dropped
-    (synth:unverifiable), too easy ones too (synth:too_easy, above synth.difficulty.max_pass_rate),
-    and unsolved ones when synth.difficulty.drop_unsolved is set. Writes docs/ (problem
-    Documents), rejects/, manifest.json and problems.jsonl (the problems with a difficulty field).
+    label: easy/medium/hard/unsolved), and each test its own pass rate. Problems without an
+    answer or tests are dropped (synth:unverifiable), unsolved ones when
+    synth.difficulty.drop_unsolved is set; ones above synth.difficulty.easy_pool_pass_rate are
+    kept in the easy pool (easy_pool, resample_prob). Writes docs/ (problem Documents), rejects/,
+    manifest.json, and problems.parquet + problems.jsonl for an RL trainer (verl/OpenRLHF
+    columns: prompt, reward_model, test_pass_rates, easy_pool, …; see the README).
     """
     _run("problems", problems, output, config, (), **opts)
 

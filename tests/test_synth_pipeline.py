@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from curate.cli import cli
 from curate.pipelines.shards import list_shards, read_shard
 from curate.sample.generate import problems as sample_problems
-from curate.synth.config import SynthConfig
+from curate.synth.config import DecontamConfig, SynthConfig
 from curate.testing.tiny_model import make_tiny_model
 
 AIME = "Find the number of ordered pairs of positive integers such that their product equals twenty and both are odd"
@@ -146,7 +146,7 @@ def test_dofns_pickle(tiny):
     from curate.synth.prompts import load_templates
 
     cfg = SynthConfig(backend={"kind": "local", "model": tiny})
-    for fn in (ps._PrepareFn(cfg), ps._GenerateFn(cfg, load_templates(), "/tmp/x"), ps._VerifyFn(cfg), ps._FinalizeFn(cfg)):
+    for fn in (ps._PrepareFn(cfg, DecontamConfig()), ps._GenerateFn(cfg, load_templates(), "/tmp/x"), ps._VerifyFn(cfg, DecontamConfig()), ps._FinalizeFn(cfg)):
         pickle.loads(pickle.dumps(fn))
 
 

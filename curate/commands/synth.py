@@ -62,7 +62,7 @@ def _config(config, backend, model, url, api, k, max_new_tokens, temperature, ba
             b[key] = val
     if k is not None:
         s["k"] = k
-    for spec, target in ((benchmarks, s["decontam"]["benchmarks"]), (prompts, s["prompts"])):
+    for spec, target in ((benchmarks, data["decontam"]["benchmarks"]), (prompts, s["prompts"])):
         for item in spec:
             name, sep, path = item.partition("=")
             if not sep or not name or not path:

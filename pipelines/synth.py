@@ -510,4 +510,18 @@ def problems_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str
         rows = problem_export.problem_rows(recs)
         files.write_atomic(targets["problems.parquet"], problem_export.parquet_bytes(rows))
         files.write_atomic(targets["problems.jsonl"], problem_export.jsonl_bytes(rows))
+        manifest = _list_outputs_again(final, manifest)
     return final, manifest
+
+
+def _list_outputs_again(final: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a step output after files were added to it (the problem set's exports),
+    so the output stays a valid pool for later steps (their checks list every file)."""
+    from curate.io import checksums, files
+    from curate.pipelines.runner import MANIFEST, load_manifest
+
+    on_disk = load_manifest(final) or {}
+    outputs = checksums.describe(final, exclude=(MANIFEST,))
+    on_disk.update(outputs=outputs, output_digest=checksums.digest(outputs))
+    files.write_atomic(files.join(final, MANIFEST), json.dumps(on_disk, indent=2, sort_keys=True).encode("utf-8"))
+    return {**manifest, "outputs": outputs, "output_digest": on_disk["output_digest"]}

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from curate.dedup.config import DedupConfig
+from curate.pipelines.shards import list_shards, read_shard
 from curate.synth import tasks
 from curate.synth.difficulty import per_test_pass_rates
 from curate.synth.near_dups import near_duplicates
@@ -102,10 +103,15 @@ def test_curate_problems_writes_the_rl_problem_set(tmp_path, monkeypatch):
     if code:
         probs += [{"id": "m", "kind": "code", "question": "PROB-M: Write mul(a, b) returning the product.",
                    "entry_point": "mul", "tests": ["assert mul(2, 3) == 6", "assert mul(2, 0) == 0"]}, SUM_IO]
+    leaked = "PROB-L: Find the number of ordered pairs of positive integers m and n such that m times n is twenty"
+    probs.append({"id": "leak", "kind": "math", "question": leaked, "answer": 3})
     pfile = tmp_path / "problems.jsonl"
     pfile.write_text("".join(json.dumps(p) + "\n" for p in probs))
+    bench = tmp_path / "aime.jsonl"
+    bench.write_text(json.dumps({"problem": leaked.removeprefix("PROB-L: "), "answer": "3"}) + "\n")
     cfg = tmp_path / "stage3.yaml"
-    cfg.write_text("stage: stage3\nsynth:\n  difficulty:\n    easy_resample_prob: 0.25\n")
+    cfg.write_text("stage: stage3\nsynth:\n  difficulty:\n    easy_resample_prob: 0.25\n"
+                   f"decontam:\n  benchmarks: {{aime: [{json.dumps(str(bench))}]}}\n")
     srv = serve(REPLIES)
     try:
         out = tmp_path / "problems"
@@ -138,9 +144,32 @@ def test_curate_problems_writes_the_rl_problem_set(tmp_path, monkeypatch):
     assert [r["id"] for r in jsonl] == [r["id"] for r in table.to_pylist()]
     assert jsonl[0] == table.to_pylist()[0]
 
-    rejects = [r for p in sorted((out / "rejects").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    rejects = [r for p in list_shards(str(out / "rejects")) for r in read_shard(p)]
     assert [(r["id"], r["reason"]) for r in rejects if r["reason"] == "synth:near_duplicate"] == [("a-copy", "synth:near_duplicate")]
     assert not any(r["reason"] == "synth:too_easy" for r in rejects)
+    leaks = [r for r in rejects if r["reason"].startswith("synth:contaminated")]
+    assert len(leaks) == 1 and leaks[0]["reason"] == "synth:contaminated:aime" and "PROB-L" in leaks[0]["text"]
+    assert not any("PROB-L" in b["messages"][0]["content"] for b in srv.bodies)
     m = json.loads((out / "manifest.json").read_text())
     for name, cnt in m["counts"].items():
         assert cnt["in"] == cnt["out"] + cnt["rejected"], name
+
+    # decontamination on the web pool (and the problem pool) with the same config: the planted item goes
+    from curate.schema import new_document, to_table
+
+    web = tmp_path / "web"
+    (web / "docs").mkdir(parents=True)
+    pq.write_table(to_table([new_document(source="web", uri="w://forum", format="html", text="Forum post: " + leaked[8:] + "?"),
+                             new_document(source="web", uri="w://ok", format="html", text="Gardening notes. " * 30)]),
+                   web / "docs" / "part-00000-of-00001.parquet")
+    from curate.io import checksums
+
+    outputs = checksums.describe(str(web))
+    (web / "manifest.json").write_text(json.dumps({"key": "web", "outputs": outputs, "output_digest": checksums.digest(outputs)}))
+    dec = tmp_path / "decontam"
+    res = CliRunner().invoke(cli, ["decontam", str(web), str(out), "--config", str(cfg), "--output", str(dec)],
+                             obj={"beam_args": []}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    dropped = [(r["uri"], r["reason"]) for p in list_shards(str(dec / "rejects")) for r in read_shard(p)]
+    assert dropped == [("w://forum", "decontam:aime")]
+    assert sum(1 for p in list_shards(str(dec / "docs")) for _ in read_shard(p)) == 1 + len(rows)

@@ -87,7 +87,8 @@ class _PrepareFn(beam.DoFn):
                     raise Reject("synth:bad_problem", f"{rec['_path']}:{rec['_line']}: {rec.get('_error')}")
                 task = tasks.parse_problem_line(rec["_raw"], rec["_path"], rec["_line"])
             elif "format" in rec and "text" in rec:
-                task = tasks.rewrite_task(rec, self.cfg.rewrite_domains, self.cfg.max_source_chars)
+                task = tasks.rewrite_task(rec, self.cfg.rewrite_domains, self.cfg.max_source_chars,
+                                          self.cfg.keep_unverified_rewrites)
             else:
                 task = tasks.normalize_problem(rec)
             if self.index:
@@ -241,7 +242,7 @@ class _FinalizeFn(beam.DoFn):
         _, outcomes = element
         outcomes = sorted(outcomes, key=lambda o: o["sample"])
         attempts = [o for o in outcomes if "error" not in o]
-        passes = sum(1 for o in attempts if not o["reason"])
+        passes = sum(1 for o in attempts if not o["reason"] and o["detail"].get("verified", True))
         task = outcomes[0]["task"]
         d = rate(passes, len(attempts), self.cfg.difficulty.easy_pass_rate, self.cfg.difficulty.hard_pass_rate) if attempts else None
         dj = d.to_json() if d else {"attempts": 0, "passes": 0, "pass_rate": None, "difficulty": None, "label": None}
@@ -249,10 +250,13 @@ class _FinalizeFn(beam.DoFn):
         dj["test_pass_rates"] = _test_pass_rates(task, attempts) if attempts else None
         scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
         for o in attempts:
+            verified = o["detail"].get("verified", True)
+            o["detail"]["verified"] = bool(verified and not o["reason"])
             prov = _provenance(task, o["sample"], self.cfg.k, o["prov"], o["detail"])
             prov.update(difficulty=dj, answer=o["text"], reasoning=o.get("reasoning") or "",
                         finish_reason=o.get("finish_reason"))
-            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix, scores,
+            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix,
+                                      {**scores, "synth_verified": 1.0 if verified else 0.0},
                                       o.get("reasoning") or "", self.cfg.text_template)
             if o["reason"]:
                 yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, o["reason"], json.dumps(o["detail"], default=str)[:2000]))
@@ -448,7 +452,8 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
                      | "ReadLines" >> beam.FlatMap(read_problem_lines))
             parts.append(lines)
         if pools:
-            parts.append(p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools]))
+            docs = p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools])
+            parts.append(docs | "SelectRewrites" >> _SelectRewrites(s, cfg.seed))
         inputs = parts[0] if len(parts) == 1 else tuple(parts) | "AllInputs" >> beam.Flatten()
         res = inputs | name.capitalize() >> transform
         return StepGraph(counted=[Counted(n, i, o, r) for n, i, o, r in transform.parts],
@@ -466,6 +471,28 @@ def benchmark_fingerprints(d) -> dict[str, Any]:
 
     return {"config": d.model_dump(mode="json"),
             "files": {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(d.benchmarks.items())}}
+
+
+class _SelectRewrites(beam.PTransform):
+    """Pool Documents → the ones to rewrite (``tasks.choose_rewrites``: rewrite_domains, up to
+    rewrite_max_tokens); the others are not inputs of the step and stay in their pool. With a
+    budget, the (id, domain, tokens) of the pool's documents of those domains meet on one worker."""
+
+    def __init__(self, s: SynthConfig, seed: int):
+        super().__init__()
+        self.domains, self.max_tokens, self.seed = list(s.rewrite_domains), s.rewrite_max_tokens, seed
+
+    def expand(self, docs):
+        from curate.synth.tasks import choose_rewrites, estimated_tokens
+
+        domains = self.domains
+        ours = docs | "InDomains" >> beam.Filter(lambda d: d.get("domain") in domains)
+        if self.max_tokens is None:
+            return ours
+        chosen = (ours | "Slim" >> beam.Map(lambda d: (d["id"], d.get("domain"), estimated_tokens(d.get("text") or "")))
+                  | "AllSlim" >> beam.combiners.ToList()
+                  | "Choose" >> beam.Map(choose_rewrites, domains, self.max_tokens, self.seed))
+        return ours | "Chosen" >> beam.Filter(lambda d, ids: d["id"] in ids, beam.pvalue.AsSingleton(chosen))
 
 
 def _check_backend(s: SynthConfig) -> None:

@@ -117,6 +117,18 @@ class SynthConfig(Section):
         "`reasoning_answer` puts the reasoning in <think>…</think> before the answer; `answer` keeps the answer alone. "
         "Both parts are always in meta (reasoning, answer)."
     )
+    rewrite_pool: bool = Field(
+        False, description="`curate run stage3`: also rewrite documents of the web pool (domains rewrite_domains, up to "
+        "rewrite_max_tokens) into reasoning text; they join the synthetic pool, mixed at mix.pool_shares.synthetic."
+    )
+    rewrite_max_tokens: int | None = Field(
+        None, ge=1, description="Most source tokens (estimated as characters / 4) rewritten, documents taken in a "
+        "seeded order; None: every document of rewrite_domains. Documents not taken stay in their pool."
+    )
+    keep_unverified_rewrites: bool = Field(
+        False, description="A rewrite whose source has no reference answer or tests is generated and kept, labelled "
+        "unverified (meta verification.verified false, scores.synth_verified 0), instead of rejected as synth:unverifiable."
+    )
     max_source_chars: int = Field(8000, ge=100, description="Rewrite: the source document is cut to this many characters.")
     prompts: dict[str, str] = Field(
         default_factory=dict,

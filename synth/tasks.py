@@ -100,10 +100,40 @@ def sandbox_tests(tests: list) -> list:
             for t in tests]
 
 
-def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dict[str, Any]:
+def estimated_tokens(text: str) -> int:
+    """Tokens of a text as the rewrite budget counts them: characters / 4, rounded up (no tokenizer pass)."""
+    return (len(text) + 3) // 4
+
+
+def choose_rewrites(items: list[tuple[str, str | None, int]], domains: list[str], max_tokens: int | None,
+                    seed: int) -> set[str]:
+    """Ids of the (id, domain, tokens) items to rewrite: those of ``domains``, in a seeded order,
+    each taken while it fits the ``max_tokens`` budget (all of them when it is None)."""
+    import hashlib
+
+    cands = sorted((hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), i, t)
+                   for i, d, t in items if d in domains)
+    out, total = set(), 0
+    for _, i, t in cands:
+        if max_tokens is None or total + t <= max_tokens:
+            out.add(i)
+            total += t
+    return out
+
+
+def select_for_rewrite(docs: list[dict[str, Any]], domains: list[str], max_tokens: int | None, seed: int
+                       ) -> list[dict[str, Any]]:
+    """The Documents ``choose_rewrites`` takes, by id."""
+    ids = choose_rewrites([(d["id"], d.get("domain"), estimated_tokens(d.get("text") or "")) for d in docs],
+                          domains, max_tokens, seed)
+    return sorted((d for d in docs if d["id"] in ids), key=lambda d: d["id"])
+
+
+def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int, keep_unverified: bool = False) -> dict[str, Any]:
     """A pool Document → a rewrite task carrying the source's reference answer (math) or tests
     (code); Reject(synth:not_rewritable) outside ``domains``, Reject(synth:unverifiable) when the
-    source has no reference to verify a rewrite against."""
+    source has no reference to verify a rewrite against (with ``keep_unverified``: a task marked
+    ``unverified``, whose rewrites are kept and labelled so)."""
     from curate.synth import verify_math
 
     domain = doc.get("domain")
@@ -123,6 +153,8 @@ def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dic
         if isinstance(ans, bool) or not isinstance(ans, (str, int, float)) or not str(ans).strip():
             ans = verify_math.reference_answer(excerpt)
         if ans is None:
+            if keep_unverified:
+                return {**task, "unverified": True}
             raise Reject("synth:unverifiable", "math source without a reference answer (meta answer, \\boxed{} or 'Answer:' line)")
         task["answer"] = str(ans).strip()
         return task
@@ -134,6 +166,8 @@ def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dic
     else:
         task["tests"] = source_asserts(excerpt)
     if not task["tests"]:
+        if keep_unverified:
+            return {**task, "unverified": True}
         raise Reject("synth:unverifiable", "code source without tests (meta tests or assert statements)")
     return task
 
@@ -209,13 +243,16 @@ def verify(task: dict[str, Any], generation: str, limits) -> tuple[str, dict[str
     reference answer (math) or tests (code); without a reference it is ``synth:unverifiable``."""
     if task["task"] == "rewrite":
         verifier = f"rewrite_{task['kind']}"
-        if not (task.get("answer") if task["kind"] == "math" else task.get("tests")):
+        has_ref = task.get("answer") if task["kind"] == "math" else task.get("tests")
+        if not has_ref and not task.get("unverified"):
             return "synth:unverifiable", {"verifier": verifier, "why": "the source has no reference answer or tests"}
         parts = split_rewrite(generation)
         if parts is None:
             return "synth:unverified", {"verifier": verifier, "why": "no 'Question … Answer:' structure"}
+        if not has_ref:
+            return "", {"verifier": verifier, "verified": False, "why": "the source has no reference answer or tests"}
         reason, detail = _verify_solution(task, parts[1], limits)
-        return reason, {**detail, "verifier": verifier}
+        return reason, {**detail, "verifier": verifier, "verified": not reason}
     return _verify_solution(task, generation, limits)
 
 

@@ -58,6 +58,13 @@ def test_the_short_answer_rule_for_math(bench_files):
     assert idx.match(rephrased.replace("72", "73")) is None  # the problem without its answer is not a leak
 
 
+def test_decontamination_is_on_by_default():
+    assert DecontamConfig().packaged == ["humaneval"] and DecontamConfig().ngram == 13
+    from curate.config import default_config
+
+    assert all(default_config(s).decontam.packaged for s in ("stage1", "stage2", "stage3"))
+
+
 def test_a_benchmark_file_error_names_the_file(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem": "x"}\nnot json\n')

@@ -20,7 +20,7 @@ def decontam(pools, output, config, benchmarks):
     \b
     curate decontam out/_steps/filter-… --output out/decontam --benchmark aime=aime.jsonl
     """
-    from curate.commands.synth import _beam_args, _log
+    from curate.commands.synth import beam_args_of_context, log_line
     from curate.config import default_config, load_config, parse_config
     from curate.errors import ConfigError, InputError
     from curate.pipelines.decontam import decontam_step
@@ -37,7 +37,7 @@ def decontam(pools, output, config, benchmarks):
                 data["decontam"]["benchmarks"].setdefault(name, []).append(path)
             cfg = parse_config(data, config or "stage3 (with command-line options)")
         final, m = decontam_step(cfg, list(pools), None, output, cfg.cache_dir or default_cache_dir(output),
-                                 _beam_args(), log=_log)
+                                 beam_args_of_context(), log=log_line)
     except (ConfigError, InputError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     c = m["counts"]["decontam"]

@@ -18,11 +18,13 @@ PROBLEMS_SCHEMA = (
 )
 
 
-def _log(msg: str) -> None:
+def log_line(msg: str) -> None:
+    """A progress line on stderr with the time (the commands of this area share it)."""
     click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
 
 
-def _beam_args() -> list[str]:
+def beam_args_of_context() -> list[str]:
+    """The Beam options given after a bare `--` on the command line."""
     ctx = click.get_current_context()
     return list((ctx.find_root().obj or {}).get("beam_args", []))
 
@@ -92,7 +94,7 @@ def _problem_paths(cfg, problems: tuple[str, ...], output: str) -> list[str]:
         files.makedirs(d)
         data = "".join(json.dumps(p, sort_keys=True) + "\n" for p in sample_problems(cfg.seed))
         files.write_atomic(path, data.encode())
-        _log(f"[sample] wrote the embedded sample's problems to {path}")
+        log_line(f"[sample] wrote the embedded sample's problems to {path}")
     return [path]
 
 
@@ -106,9 +108,9 @@ def _run(kind: str, problems, output, config, pools, **opts) -> None:
         cache = cfg.cache_dir or default_cache_dir(output)
         paths = _problem_paths(cfg, problems, output) if (problems or not pools) else []
         if kind == "synth":
-            final, m = synth_step(cfg, paths, output, cache, _beam_args(), log=_log, pools=list(pools))
+            final, m = synth_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line, pools=list(pools))
         else:
-            final, m = problems_step(cfg, paths, output, cache, _beam_args(), log=_log)
+            final, m = problems_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line)
     except (ConfigError, InputError) as e:
         raise click.ClickException(str(e)) from None
     for name, c in m["counts"].items():

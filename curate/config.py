@@ -21,7 +21,7 @@ from curate.errors import ConfigError
 from curate.extractors.config import ExtractConfig
 from curate.filters.config import FilterConfig
 from curate.mixtures.config import MixConfig
-from curate.synth.config import SynthConfig
+from curate.synth.config import DecontamConfig, SynthConfig
 
 STAGES = ("stage1", "stage2", "stage3")
 InputFormat = Literal["auto", "warc", "html", "jsonl", "parquet", "pdf"]
@@ -77,6 +77,7 @@ class StageConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     filter: FilterConfig = Field(default_factory=FilterConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
 
     @model_validator(mode="after")

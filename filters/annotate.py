@@ -75,9 +75,10 @@ def annotate(records: Iterable[dict[str, Any]], generate: Generate, batch_size: 
 
 
 def synth_generator(backend, **sampling: Any) -> Generate:
-    """Adapt a curate.synth backend (``backend.generate(prompts, n=1, **sampling) -> [[str]]``) to ``Generate``."""
+    """Adapt a curate.synth backend (``backend.generate(prompts, n=1, **sampling) -> [[Completion]]``) to
+    ``Generate``: the judge's answer (its reasoning, if any, is not part of the verdict)."""
 
     def generate(prompts: list[str]) -> list[str]:
-        return [outs[0] if outs else "" for outs in backend.generate(prompts, n=1, **sampling)]
+        return [outs[0].text if outs else "" for outs in backend.generate(prompts, n=1, **sampling)]
 
     return generate

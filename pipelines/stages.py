@@ -1,7 +1,7 @@
-"""The stage graph: extract → dedup → filter (→ synth) → mix, each step reused when cached.
+"""The stage graph: extract → dedup → filter → decontam (→ synth) → mix, each step reused when cached.
 
-    sources ─ read ─ extract ─ dedup ─ filter ─┐
-    problems ─ synth (stage 3) ────────────────┴─ mix → shards/*.bin|.idx, blend.json, report
+    sources ─ read ─ extract ─ dedup ─ filter ─ decontam ─┐
+    problems ─ synth (stage 3, decontaminated inline) ────┴─ mix → shards/*.bin|.idx, blend.json, report
 
 ``run_stage`` writes ``<output>/manifest.json`` with every step's counts (the count law
 holds for each), wall time, the step output it used and whether it was reused.
@@ -123,7 +123,11 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
     steps.append(_entry(dd_dir, m))
     flt_dir, m = filter_step(cfg, [dd_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(flt_dir, m))
-    pools = {"web": flt_dir}
+    from curate.pipelines.decontam import decontam_step
+
+    dc_dir, m = decontam_step(cfg, [flt_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
+    steps.append(_entry(dc_dir, m))
+    pools = {"web": dc_dir}
 
     skipped: dict[str, str] = {}
     if cfg.synth.enabled and not synth_backend_configured(cfg):
@@ -133,7 +137,8 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
     elif cfg.synth.enabled:
         from curate.pipelines.synth import synth_step  # here: the generator backends load only for stage 3
 
-        syn_dir, m = synth_step(cfg, sample_problems(cfg, output), None, cache, beam_args, log)
+        syn_dir, m = synth_step(cfg, sample_problems(cfg, output), None, cache, beam_args, log,
+                                pools=[pools["web"]] if cfg.synth.rewrite_pool else None)
         steps.append(_entry(syn_dir, m))
         pools["synthetic"] = syn_dir
 

@@ -5,7 +5,8 @@
     generations ─ batch ─ Verify (math answer / sandboxed tests / decontaminate) ─ outcomes
     outcomes ─ group by task ─ Finalize (pass rate → difficulty) ─ docs, rejects, summaries
 
-Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks), ``generate``
+Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks), ``near_dups``
+(tasks → distinct tasks; ``ProblemSet`` only: near-duplicate problems are never sampled), ``generate``
 (k sample slots per task → generations; failures are ``synth:backend_error``), ``verify``
 (generations → verified Documents). ``ProblemSet`` adds ``rate`` (tasks → curated problems).
 Inputs may be problem-file lines ``{"_path", "_line", "_raw"}`` (see ``read_problem_lines``),
@@ -67,15 +68,15 @@ def _task_as_doc(task: dict[str, Any], source: str = "problems") -> dict[str, An
 
 
 class _PrepareFn(beam.DoFn):
-    def __init__(self, cfg: SynthConfig):
+    def __init__(self, cfg: SynthConfig, decontam=None):
         self.cfg = cfg
+        self.decontam = decontam
         self.index = None
 
     def setup(self):
-        from curate.synth.decontam import build_index
+        from curate.synth.decontam import index_from_config
 
-        d = self.cfg.decontam
-        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+        self.index = index_from_config(self.decontam) if self.decontam is not None else None
 
     def process(self, rec):
         from curate.synth import tasks
@@ -86,13 +87,14 @@ class _PrepareFn(beam.DoFn):
                     raise Reject("synth:bad_problem", f"{rec['_path']}:{rec['_line']}: {rec.get('_error')}")
                 task = tasks.parse_problem_line(rec["_raw"], rec["_path"], rec["_line"])
             elif "format" in rec and "text" in rec:
-                task = tasks.rewrite_task(rec, self.cfg.rewrite_domains, self.cfg.max_source_chars)
+                task = tasks.rewrite_task(rec, self.cfg.rewrite_domains, self.cfg.max_source_chars,
+                                          self.cfg.keep_unverified_rewrites)
             else:
                 task = tasks.normalize_problem(rec)
             if self.index:
                 hit = self.index.match(task.get("question") or task.get("text") or "")
                 if hit:
-                    raise Reject(f"synth:contaminated:{hit}", f"shares a {self.cfg.decontam.ngram}-gram with {hit}")
+                    raise Reject(f"synth:contaminated:{hit.benchmark}", hit.detail())
             yield task
         except Reject as r:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(_input_as_doc(rec), STEP, r.reason, r.detail))
@@ -137,7 +139,7 @@ class _GenerateFn(beam.DoFn):
         except Exception as e:  # noqa: BLE001 - the backend's own failure is this batch's reject
             results = [BackendError(f"{type(e).__name__}: {e}")] * len(prompts)
         describe = self.backend.describe()
-        sampling = self.backend._sampling({})
+        sampling = self.backend.sampling()
         for task, res in zip(ok, results):
             t = self.templates[tasks.template_name(task)]
             prov = {"backend": describe, "sampling": sampling, "prompt": {"name": t.name, "origin": t.origin, "sha": t.sha}}
@@ -147,7 +149,9 @@ class _GenerateFn(beam.DoFn):
                 elif j >= len(res):
                     yield from self._error(task, j, f"backend returned {len(res)} of {k} samples", prov)
                 else:
-                    yield {"task": task, "sample": j, "text": res[j], "prov": prov}
+                    c = res[j]
+                    yield {"task": task, "sample": j, "text": c.text, "reasoning": c.reasoning,
+                           "finish_reason": c.finish_reason, "prov": prov}
 
     def _error(self, task, j, detail, prov=None):
         from curate.synth import tasks
@@ -163,20 +167,38 @@ def _provenance(task, sample, k, prov, verification) -> dict[str, Any]:
                 key: task.get(key) for key in ("question", "answer", "tests", "entry_point", "extra") if task.get(key)}}
 
 
+class _NearDupFn(beam.DoFn):
+    """All tasks (one list) → the distinct ones; near-duplicates are rejects naming their survivor."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def process(self, all_tasks):
+        from curate.synth.near_dups import near_duplicates
+
+        dups = near_duplicates([(t["id"], t.get("question") or t.get("text") or "") for t in all_tasks], self.cfg)
+        for t in sorted(all_tasks, key=lambda t: t["id"]):
+            if t["id"] in dups:
+                yield beam.pvalue.TaggedOutput("rejects", make_reject(
+                    _task_as_doc(t), STEP, "synth:near_duplicate", f"near-duplicate of {dups[t['id']]} (MinHash)"))
+            else:
+                yield t
+
+
 class _VerifyFn(beam.DoFn):
     """A batch of generations → (task id, outcome) with a reject reason or '' when verified."""
 
-    def __init__(self, cfg: SynthConfig):
+    def __init__(self, cfg: SynthConfig, decontam=None):
         self.cfg = cfg
+        self.decontam = decontam
         self.index = None
         self.limits = None
 
     def setup(self):
-        from curate.synth.decontam import build_index
+        from curate.synth.decontam import index_from_config
         from curate.synth.sandbox import SandboxLimits
 
-        d = self.cfg.decontam
-        self.index = build_index(d.benchmarks, d.ngram, d.min_tokens)
+        self.index = index_from_config(self.decontam) if self.decontam is not None else None
         s = self.cfg.sandbox
         self.limits = SandboxLimits(cpu_s=s.cpu_s, wall_s=s.wall_s, memory_mb=s.memory_mb, fsize_mb=s.fsize_mb,
                                     nproc=s.nproc, test_timeout_s=s.test_timeout_s, tmpfs_mb=s.tmpfs_mb)
@@ -184,10 +206,13 @@ class _VerifyFn(beam.DoFn):
     def _one(self, gen):
         from curate.synth import tasks
 
+        if gen.get("finish_reason") == "length":
+            return "synth:truncated", {"why": "the sample hit the token limit (finish_reason length); a cut-off "
+                                              "solution is never verified", "max_new_tokens": gen["prov"]["sampling"].get("max_new_tokens")}
         if self.index:
             hit = self.index.match(gen["text"])
             if hit:
-                return f"synth:contaminated:{hit}", {"why": f"shares a {self.cfg.decontam.ngram}-gram with {hit}"}
+                return f"synth:contaminated:{hit.benchmark}", {"why": hit.detail()}
         try:
             return tasks.verify(gen["task"], gen["text"], self.limits)
         except Exception as e:  # noqa: BLE001 - a verifier crash rejects this sample only
@@ -217,20 +242,41 @@ class _FinalizeFn(beam.DoFn):
         _, outcomes = element
         outcomes = sorted(outcomes, key=lambda o: o["sample"])
         attempts = [o for o in outcomes if "error" not in o]
-        passes = sum(1 for o in attempts if not o["reason"])
+        passes = sum(1 for o in attempts if not o["reason"] and o["detail"].get("verified", True))
         task = outcomes[0]["task"]
         d = rate(passes, len(attempts), self.cfg.difficulty.easy_pass_rate, self.cfg.difficulty.hard_pass_rate) if attempts else None
         dj = d.to_json() if d else {"attempts": 0, "passes": 0, "pass_rate": None, "difficulty": None, "label": None}
+        dj["k"] = self.cfg.k
+        dj["test_pass_rates"] = _test_pass_rates(task, attempts) if attempts else None
         scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
         for o in attempts:
+            verified = o["detail"].get("verified", True)
+            o["detail"]["verified"] = bool(verified and not o["reason"])
             prov = _provenance(task, o["sample"], self.cfg.k, o["prov"], o["detail"])
-            prov["difficulty"] = dj
-            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix, scores)
+            prov.update(difficulty=dj, answer=o["text"], reasoning=o.get("reasoning") or "",
+                        finish_reason=o.get("finish_reason"))
+            doc = tasks.make_document(task, o["sample"], o["text"], prov, self.cfg.source_prefix,
+                                      {**scores, "synth_verified": 1.0 if verified else 0.0},
+                                      o.get("reasoning") or "", self.cfg.text_template)
             if o["reason"]:
                 yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, o["reason"], json.dumps(o["detail"], default=str)[:2000]))
             else:
                 yield doc
         yield beam.pvalue.TaggedOutput("summaries", {"task": task, "errors": len(outcomes) - len(attempts), **dj})
+
+
+def _test_pass_rates(task, attempts) -> list[float]:
+    """Per test, the share of attempts passing it (math: one test, the answer)."""
+    from curate.synth.difficulty import per_test_pass_rates
+
+    if task["kind"] == "math":
+        return per_test_pass_rates([[not o["reason"]] for o in attempts], 1)
+    n = len(task["tests"])
+    results = []
+    for o in attempts:
+        ts = o["detail"].get("tests")
+        results.append([bool(t["passed"]) for t in ts] if isinstance(ts, list) and len(ts) == n else None)
+    return per_test_pass_rates(results, n)
 
 
 def _stats(summaries):
@@ -257,37 +303,45 @@ class Synthesize(beam.PTransform):
     parts as (name, inputs, outputs, rejects) for the step runner.
     """
 
-    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, dedup=None, decontam=None):
         super().__init__()
         from curate.synth.prompts import load_templates
 
         self.cfg = cfg
+        self.dedup = dedup  # a DedupConfig: drop near-duplicate tasks before sampling
+        self.decontam = decontam  # a DecontamConfig: inputs and generations checked against its benchmarks
         self.cache_dir = cache_dir if cache_dir is not None else cfg.backend.cache_dir
         self.templates = load_templates(cfg.prompts)
         self.parts: list[tuple[str, Any, Any, Any]] = []
 
     def expand(self, inputs):
         cfg = self.cfg
-        prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg)).with_outputs("rejects", main="tasks")
+        prep = inputs | "Prepare" >> beam.ParDo(_PrepareFn(cfg, self.decontam)).with_outputs("rejects", main="tasks")
+        tasks, rejects, parts = prep.tasks, [prep.rejects], [("problems", inputs, prep.tasks, prep.rejects)]
+        if self.dedup is not None:
+            nd = (prep.tasks | "AllTasks" >> beam.combiners.ToList()
+                  | "NearDups" >> beam.ParDo(_NearDupFn(self.dedup)).with_outputs("rejects", main="tasks"))
+            tasks = nd.tasks
+            rejects.append(nd.rejects)
+            parts.append(("near_dups", prep.tasks, nd.tasks, nd.rejects))
         k = cfg.k
-        slots = prep.tasks | "Slots" >> beam.FlatMap(lambda t: [t["id"]] * k)
-        gen = (prep.tasks
+        slots = tasks | "Slots" >> beam.FlatMap(lambda t: [t["id"]] * k)
+        gen = (tasks
                | "BatchTasks" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.backend.batch_size)
                | "Generate" >> beam.ParDo(_GenerateFn(cfg, self.templates, self.cache_dir)).with_outputs(
                    "rejects", "errors", main="gens"))
         verified = (gen.gens
                     | "BatchGens" >> beam.BatchElements(min_batch_size=1, max_batch_size=max(1, cfg.sandbox.workers * 4))
-                    | "Verify" >> beam.ParDo(_VerifyFn(cfg)))
+                    | "Verify" >> beam.ParDo(_VerifyFn(cfg, self.decontam)))
         fin = ((verified, gen.errors) | "AllOutcomes" >> beam.Flatten()
                | "ByTask" >> beam.GroupByKey()
                | "Finalize" >> beam.ParDo(_FinalizeFn(cfg)).with_outputs("rejects", "summaries", main="docs"))
-        rejects = [prep.rejects, gen.rejects, fin.rejects]
-        self.parts = [
-            ("problems", inputs, prep.tasks, prep.rejects),
+        rejects += [gen.rejects, fin.rejects]
+        self.parts = parts + [
             ("generate", slots, gen.gens, gen.rejects),
             ("verify", gen.gens, fin.docs, fin.rejects),
         ]
-        return {"docs": fin.docs, "rejects": rejects, "summaries": fin.summaries, "tasks": prep.tasks,
+        return {"docs": fin.docs, "rejects": rejects, "summaries": fin.summaries, "tasks": tasks,
                 "stats": {"synth": _stats(fin.summaries)}}
 
 
@@ -296,16 +350,20 @@ class _RateFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, summary):
-        from curate.synth.difficulty import Difficulty, keep_problem
+        from curate.synth.difficulty import Difficulty, in_easy_pool, keep_problem
 
         task = summary["task"]
+        dc = self.cfg.difficulty
+        if summary["attempts"]:
+            d = Difficulty(summary["attempts"], summary["passes"], summary["pass_rate"], summary["difficulty"], summary["label"])
+            easy = in_easy_pool(d, dc.easy_pool_pass_rate)
+            summary = {**summary, "easy_pool": easy, "resample_prob": dc.easy_resample_prob if easy else 1.0}
         doc = problem_document(task, summary)
         if not summary["attempts"]:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", "synth:backend_error",
                                                                   f"all {summary['errors']} samples failed in the backend"))
             return
-        d = Difficulty(summary["attempts"], summary["passes"], summary["pass_rate"], summary["difficulty"], summary["label"])
-        why = keep_problem(d, self.cfg.difficulty.max_pass_rate, self.cfg.difficulty.drop_unsolved)
+        why = keep_problem(d, dc.drop_unsolved)
         if why:
             yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", why, json.dumps(d.to_json())))
         else:
@@ -322,7 +380,8 @@ def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str,
         if task.get("entry_point"):
             problem["entry_point"] = task["entry_point"]
     problem.update(task.get("extra") or {})
-    diff = {k: summary[k] for k in ("attempts", "passes", "pass_rate", "difficulty", "label")}
+    diff = {k: summary.get(k) for k in ("k", "attempts", "passes", "pass_rate", "difficulty", "label", "test_pass_rates",
+                                         "easy_pool", "resample_prob")}
     scores = {"pass_rate": summary["pass_rate"], "difficulty": summary["difficulty"]} if summary["attempts"] else {}
     return new_document(source="problems", uri=task["uri"], format="text", text=task["question"], id=task["id"],
                         extractor="synth:problems", domain=task["kind"], scores=scores,
@@ -332,14 +391,15 @@ def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str,
 class ProblemSet(beam.PTransform):
     """Problems → the curated, verifiable problem set with difficulties (``curate problems``).
 
-    Output ``docs`` are problem Documents (format=text; meta.problem is the problem record,
-    meta.difficulty its pass rate over k samples); too-easy (and, when configured, unsolved)
-    ones are rejects. ``parts`` adds ``rate`` to Synthesize's counted parts.
+    Near-duplicate problems are removed before sampling (``cfg.problem_dedup``). Output ``docs``
+    are problem Documents (format=text; meta.problem is the problem record, meta.difficulty its
+    pass rate, per-test pass rates over k samples and easy-pool flag); unsolved ones are rejects
+    only when configured. ``parts`` adds ``rate`` to Synthesize's counted parts.
     """
 
-    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None):
+    def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, decontam=None):
         super().__init__()
-        self.synth = Synthesize(cfg, cache_dir)
+        self.synth = Synthesize(cfg, cache_dir, dedup=cfg.problem_dedup, decontam=decontam)
         self.cfg = cfg
         self.parts: list[tuple[str, Any, Any, Any]] = []
 
@@ -374,7 +434,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
     found = _problem_files(problem_paths) if problem_paths else []
     fingerprints = sorted(files.content_hash(p) for p, _ in found)  # content, not where the files live
     templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
-    bench = {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(s.decontam.benchmarks.items())}
+    bench = benchmark_fingerprints(cfg.decontam)
     pool_keys = []
     if pools:
         from curate.pipelines.steps import pool_keys as _pk
@@ -382,7 +442,7 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
         pool_keys = _pk(pools, cfg.reuse_check)
     key = step_key(name, s.model_dump(), fingerprints, pool_keys, templates, bench)
     synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
-    transform = transform_cls(s, synth_cache)
+    transform = transform_cls(s, synth_cache, decontam=cfg.decontam)
     paths = [p for p, _ in found]
 
     def build(p: beam.Pipeline) -> StepGraph:
@@ -392,7 +452,8 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
                      | "ReadLines" >> beam.FlatMap(read_problem_lines))
             parts.append(lines)
         if pools:
-            parts.append(p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools]))
+            docs = p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools])
+            parts.append(docs | "SelectRewrites" >> _SelectRewrites(s, cfg.seed))
         inputs = parts[0] if len(parts) == 1 else tuple(parts) | "AllInputs" >> beam.Flatten()
         res = inputs | name.capitalize() >> transform
         return StepGraph(counted=[Counted(n, i, o, r) for n, i, o, r in transform.parts],
@@ -402,6 +463,36 @@ def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[st
             "cache": synth_cache}
     return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log,
                     check=cfg.reuse_check, failure_budget=cfg.failure_budget)
+
+
+def benchmark_fingerprints(d) -> dict[str, Any]:
+    """What a decontamination result depends on: its settings and its benchmark files' contents."""
+    from curate.io import files
+
+    return {"config": d.model_dump(mode="json"),
+            "files": {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(d.benchmarks.items())}}
+
+
+class _SelectRewrites(beam.PTransform):
+    """Pool Documents → the ones to rewrite (``tasks.choose_rewrites``: rewrite_domains, up to
+    rewrite_max_tokens); the others are not inputs of the step and stay in their pool. With a
+    budget, the (id, domain, tokens) of the pool's documents of those domains meet on one worker."""
+
+    def __init__(self, s: SynthConfig, seed: int):
+        super().__init__()
+        self.domains, self.max_tokens, self.seed = list(s.rewrite_domains), s.rewrite_max_tokens, seed
+
+    def expand(self, docs):
+        from curate.synth.tasks import choose_rewrites, estimated_tokens
+
+        domains = self.domains
+        ours = docs | "InDomains" >> beam.Filter(lambda d: d.get("domain") in domains)
+        if self.max_tokens is None:
+            return ours
+        chosen = (ours | "Slim" >> beam.Map(lambda d: (d["id"], d.get("domain"), estimated_tokens(d.get("text") or "")))
+                  | "AllSlim" >> beam.combiners.ToList()
+                  | "Choose" >> beam.Map(choose_rewrites, domains, self.max_tokens, self.seed))
+        return ours | "Chosen" >> beam.Filter(lambda d, ids: d["id"] in ids, beam.pvalue.AsSingleton(chosen))
 
 
 def _check_backend(s: SynthConfig) -> None:
@@ -432,17 +523,32 @@ def synth_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, b
 
 def problems_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
                   log: Log = print):
-    """Seed problems → curated problem set with difficulties; also writes ``problems.jsonl``."""
+    """Seed problems → curated problem set with difficulties; also writes ``problems.parquet`` and
+    ``problems.jsonl`` (the RL trainer's rows, schema in ``curate.synth.problem_export``)."""
     from curate.io import files
     from curate.pipelines.shards import list_shards, read_shard
+    from curate.synth import problem_export
 
     final, manifest = _run("problems", ProblemSet, cfg, problem_paths, [], out, cache_dir, beam_args, log)
-    target = files.join(final, "problems.jsonl")
-    if not files.exists(target):
-        rows = [r for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
-        lines = []
-        for r in sorted(rows, key=lambda r: r["id"]):
-            meta = json.loads(r["meta"])
-            lines.append(json.dumps({**meta["problem"], "difficulty": meta["difficulty"]}, sort_keys=True, ensure_ascii=False))
-        files.write_atomic(target, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+    targets = {name: files.join(final, name) for name in ("problems.parquet", "problems.jsonl")}
+    if not all(files.exists(t) for t in targets.values()):
+        recs = [{"uri": r["uri"], "meta": json.loads(r["meta"])}
+                for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
+        rows = problem_export.problem_rows(recs)
+        files.write_atomic(targets["problems.parquet"], problem_export.parquet_bytes(rows))
+        files.write_atomic(targets["problems.jsonl"], problem_export.jsonl_bytes(rows))
+        manifest = _list_outputs_again(final, manifest)
     return final, manifest
+
+
+def _list_outputs_again(final: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a step output after files were added to it (the problem set's exports),
+    so the output stays a valid pool for later steps (their checks list every file)."""
+    from curate.io import checksums, files
+    from curate.pipelines.runner import MANIFEST, load_manifest
+
+    on_disk = load_manifest(final) or {}
+    outputs = checksums.describe(final, exclude=(MANIFEST,))
+    on_disk.update(outputs=outputs, output_digest=checksums.digest(outputs))
+    files.write_atomic(files.join(final, MANIFEST), json.dumps(on_disk, indent=2, sort_keys=True).encode("utf-8"))
+    return {**manifest, "outputs": outputs, "output_digest": on_disk["output_digest"]}

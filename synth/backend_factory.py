@@ -17,10 +17,11 @@ def make_backend(cfg, cache_dir: str | None = None) -> Backend:
     if cfg.kind == "http":
         return HTTPBackend(cfg.url, cfg.model or "default", api=cfg.api, api_key_env=cfg.api_key_env,
                            concurrency=cfg.concurrency, retries=cfg.retries, backoff_s=cfg.backoff_s,
-                           backoff_max_s=cfg.backoff_max_s, timeout_s=cfg.timeout_s, batch_size=cfg.batch_size, cache=cache, defaults=defaults)
+                           backoff_max_s=cfg.backoff_max_s, timeout_s=cfg.timeout_s, batch_size=cfg.batch_size,
+                           token_param=cfg.token_param, cache=cache, defaults=defaults)
     if cfg.kind == "local":
         if not cfg.model:
             raise ConfigError("synth.backend.model: the local backend needs a model directory")
         return LocalBackend(cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
-                            cache=cache, defaults=defaults)
+                            chat_template=cfg.chat_template, cache=cache, defaults=defaults)
     raise ValueError(f"unknown backend kind {cfg.kind!r}")

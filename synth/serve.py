@@ -86,8 +86,9 @@ class CompletionHandler(BaseHTTPRequestHandler):
         choices = []
         for p, texts in enumerate(outs):
             for j, t in enumerate(texts):
-                c = {"index": p * n + j, "finish_reason": "length"}
-                c.update({"message": {"role": "assistant", "content": t}} if route.endswith("chat/completions") else {"text": t})
+                c = {"index": p * n + j, "finish_reason": t.finish_reason}
+                c.update({"message": {"role": "assistant", "content": t.text}} if route.endswith("chat/completions")
+                         else {"text": t.text})
                 choices.append(c)
         obj = "chat.completion" if route.endswith("chat/completions") else "text_completion"
         return {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": obj, "created": int(time.time()),
@@ -99,7 +100,7 @@ def make_server(model_dir: str, host: str = "127.0.0.1", port: int = 0, handler=
     """A ready (not yet serving) server; ``server.log`` records every completion request."""
     srv = ThreadingHTTPServer((host, port), handler)
     srv.daemon_threads = True
-    srv.backend = LocalBackend(model_dir, batch_size=batch_size)
+    srv.backend = LocalBackend(model_dir, batch_size=batch_size, chat_template=False)  # chat route applies it itself
     srv.model_id = srv.backend.model_name
     srv.log = []
     return srv

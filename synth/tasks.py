@@ -5,11 +5,15 @@ Seed problem records (one JSON object per line):
     {"id": "math-001", "kind": "math", "question": "Compute 1/2 + 1/4.", "answer": "3/4"}
     {"id": "code-001", "kind": "code", "question": "Write add(a, b) ...", "entry_point": "add",
      "tests": ["assert add(1, 2) == 3"]}
+    {"id": "code-002", "kind": "code", "question": "Read a and b, print a + b.",
+     "tests": [{"stdin": "1 2\n", "stdout": "3\n"}]}
 
 ``id`` is optional (default: a hash of file and line); ``problem`` is accepted for ``question``;
 ``answer`` may be a number; other fields are kept in the provenance. A math problem needs an
-``answer`` and a code problem a non-empty list of ``tests`` (Python statements run after the
-solution), else it is rejected as ``synth:unverifiable``.
+``answer`` and a code problem a non-empty list of ``tests``, else it is rejected as
+``synth:unverifiable``. A test is an assert line (judged as a function call's value) or a
+``{"stdin", "stdout"}`` pair (``input``/``output`` accepted; the program's standard output must
+match, CodeContests style); every test is judged on its own, so each has a pass rate.
 
 Two tasks: ``solve`` (a seed problem → k step-by-step solutions, each verified against the
 answer or the tests) and ``rewrite`` (a math/code web Document → a question with a worked
@@ -66,8 +70,10 @@ def normalize_problem(obj: dict[str, Any], path: str = "", lineno: int = 0) -> d
         prob["answer"] = str(ans).strip()
     else:
         tests = obj.get("tests")
-        if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
-            raise Reject("synth:unverifiable", f"{where}: code problem without a list of test statements")
+        tests = [_test(t) for t in tests] if isinstance(tests, list) else None
+        if not tests or not all(tests):
+            raise Reject("synth:unverifiable", f"{where}: code problem without a list of tests "
+                                               "(assert lines or {\"stdin\", \"stdout\"} pairs)")
         ep = obj.get("entry_point")
         if ep is not None and (not isinstance(ep, str) or not ep.isidentifier()):
             raise Reject("synth:bad_problem", f"{where}: entry_point {ep!r} is not an identifier")
@@ -75,10 +81,59 @@ def normalize_problem(obj: dict[str, Any], path: str = "", lineno: int = 0) -> d
     return prob
 
 
-def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dict[str, Any]:
+def _test(t: Any) -> str | dict[str, str] | None:
+    """One test as given → an assert line or a {"stdin", "stdout"} pair; None when it is neither."""
+    if isinstance(t, str):
+        return t if t.strip() else None
+    if isinstance(t, dict):
+        stdin, stdout = t.get("stdin", t.get("input")), t.get("stdout", t.get("output"))
+        if isinstance(stdin, str) and isinstance(stdout, str):
+            return {"stdin": stdin, "stdout": stdout}
+    return None
+
+
+def sandbox_tests(tests: list) -> list:
+    """A task's tests as the sandbox's test records, one per test, in order."""
+    from curate.synth import sandbox
+
+    return [sandbox.tests_from_asserts([t])[0] if isinstance(t, str) else sandbox.IOTest(t["stdin"], t["stdout"])
+            for t in tests]
+
+
+def estimated_tokens(text: str) -> int:
+    """Tokens of a text as the rewrite budget counts them: characters / 4, rounded up (no tokenizer pass)."""
+    return (len(text) + 3) // 4
+
+
+def choose_rewrites(items: list[tuple[str, str | None, int]], domains: list[str], max_tokens: int | None,
+                    seed: int) -> set[str]:
+    """Ids of the (id, domain, tokens) items to rewrite: those of ``domains``, in a seeded order,
+    each taken while it fits the ``max_tokens`` budget (all of them when it is None)."""
+    import hashlib
+
+    cands = sorted((hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), i, t)
+                   for i, d, t in items if d in domains)
+    out, total = set(), 0
+    for _, i, t in cands:
+        if max_tokens is None or total + t <= max_tokens:
+            out.add(i)
+            total += t
+    return out
+
+
+def select_for_rewrite(docs: list[dict[str, Any]], domains: list[str], max_tokens: int | None, seed: int
+                       ) -> list[dict[str, Any]]:
+    """The Documents ``choose_rewrites`` takes, by id."""
+    ids = choose_rewrites([(d["id"], d.get("domain"), estimated_tokens(d.get("text") or "")) for d in docs],
+                          domains, max_tokens, seed)
+    return sorted((d for d in docs if d["id"] in ids), key=lambda d: d["id"])
+
+
+def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int, keep_unverified: bool = False) -> dict[str, Any]:
     """A pool Document → a rewrite task carrying the source's reference answer (math) or tests
     (code); Reject(synth:not_rewritable) outside ``domains``, Reject(synth:unverifiable) when the
-    source has no reference to verify a rewrite against."""
+    source has no reference to verify a rewrite against (with ``keep_unverified``: a task marked
+    ``unverified``, whose rewrites are kept and labelled so)."""
     from curate.synth import verify_math
 
     domain = doc.get("domain")
@@ -98,16 +153,21 @@ def rewrite_task(doc: dict[str, Any], domains: list[str], max_chars: int) -> dic
         if isinstance(ans, bool) or not isinstance(ans, (str, int, float)) or not str(ans).strip():
             ans = verify_math.reference_answer(excerpt)
         if ans is None:
+            if keep_unverified:
+                return {**task, "unverified": True}
             raise Reject("synth:unverifiable", "math source without a reference answer (meta answer, \\boxed{} or 'Answer:' line)")
         task["answer"] = str(ans).strip()
         return task
     tests, ep = ref.get("tests"), ref.get("entry_point")
-    if isinstance(tests, list) and tests and all(isinstance(t, str) and t.strip() for t in tests):
-        task["tests"] = list(tests)
+    tests = [_test(t) for t in tests] if isinstance(tests, list) else None
+    if tests and all(tests):
+        task["tests"] = tests
         task["entry_point"] = ep if isinstance(ep, str) and ep.isidentifier() else None
     else:
         task["tests"] = source_asserts(excerpt)
     if not task["tests"]:
+        if keep_unverified:
+            return {**task, "unverified": True}
         raise Reject("synth:unverifiable", "code source without tests (meta tests or assert statements)")
     return task
 
@@ -183,13 +243,16 @@ def verify(task: dict[str, Any], generation: str, limits) -> tuple[str, dict[str
     reference answer (math) or tests (code); without a reference it is ``synth:unverifiable``."""
     if task["task"] == "rewrite":
         verifier = f"rewrite_{task['kind']}"
-        if not (task.get("answer") if task["kind"] == "math" else task.get("tests")):
+        has_ref = task.get("answer") if task["kind"] == "math" else task.get("tests")
+        if not has_ref and not task.get("unverified"):
             return "synth:unverifiable", {"verifier": verifier, "why": "the source has no reference answer or tests"}
         parts = split_rewrite(generation)
         if parts is None:
             return "synth:unverified", {"verifier": verifier, "why": "no 'Question … Answer:' structure"}
+        if not has_ref:
+            return "", {"verifier": verifier, "verified": False, "why": "the source has no reference answer or tests"}
         reason, detail = _verify_solution(task, parts[1], limits)
-        return reason, {**detail, "verifier": verifier}
+        return reason, {**detail, "verifier": verifier, "verified": not reason}
     return _verify_solution(task, generation, limits)
 
 
@@ -202,25 +265,36 @@ def _verify_solution(task: dict[str, Any], generation: str, limits) -> tuple[str
     code = extract_code(generation, task.get("entry_point"))
     if code is None:
         return "synth:unverified", {"verifier": "code", "why": "no Python code found"}
-    res = sandbox.run_tests(code, task["tests"], limits)
+    res = sandbox.run_cases(code, sandbox_tests(task["tests"]), None, limits)
     detail = {"verifier": "code", "status": res.status, "code_error": res.code_error,
               "tests": [{"test": t.test, "passed": t.passed, "error": t.error} for t in res.tests],
               "isolation": res.isolation}
     return ("" if res.passed else "synth:tests_failed"), detail
 
 
-def document_text(task: dict[str, Any], generation: str) -> str:
+TEXT_TEMPLATES = ("reasoning_answer", "answer")
+
+
+def document_text(task: dict[str, Any], generation: str, reasoning: str = "", template: str = "reasoning_answer") -> str:
+    """The training text of a sample. With reasoning apart from the answer and template
+    ``reasoning_answer``, the reasoning comes first in ``<think>…</think>``; ``answer`` drops it."""
+    if template not in TEXT_TEMPLATES:
+        raise ValueError(f"text template {template!r}: expected one of {', '.join(TEXT_TEMPLATES)}")
+    body = generation.strip()
+    if reasoning.strip() and template == "reasoning_answer":
+        body = f"<think>\n{reasoning.strip()}\n</think>\n\n{body}"
     if task["task"] == "rewrite":
-        return "Question: " + generation.strip()
-    return f"Question: {task['question']}\n\nAnswer: {generation.strip()}"
+        return "Question: " + body
+    return f"Question: {task['question']}\n\nAnswer: {body}"
 
 
 def make_document(task: dict[str, Any], sample: int, generation: str, provenance: dict[str, Any],
-                  source_prefix: str, scores: dict[str, float]) -> dict[str, Any]:
+                  source_prefix: str, scores: dict[str, float], reasoning: str = "",
+                  template: str = "reasoning_answer") -> dict[str, Any]:
     """A verified generation as a Document (format=synthetic, provenance in meta)."""
     source = f"{source_prefix}-{task['kind']}"
     return new_document(
-        source=source, uri=task["uri"], format="synthetic", text=document_text(task, generation),
+        source=source, uri=task["uri"], format="synthetic", text=document_text(task, generation, reasoning, template),
         offset=f"{task['task']}:{task['id']}:{sample}", extractor=f"synth:{task['task']}",
         domain=task["kind"], scores=scores, meta=provenance,
     )

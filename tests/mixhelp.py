@@ -32,12 +32,17 @@ def make_pool(directory: str, specs, seed: int = 0, nshards: int = 2) -> str:
             doc["domain"] = domain
             doc["scores"] = {"fasttext_quality": round(rng.random(), 4)}
             docs.append(doc)
+    return commit_pool(directory, docs, nshards, seed)
+
+
+def commit_pool(directory: str, docs: list[dict], nshards: int = 1, seed: int = 0) -> str:
+    """``docs`` as a committed step output (Parquet shards + a checksummed manifest), written by
+    the step runner's own commit protocol, as a filter step's output is."""
     def produce(staged):
         for k in range(nshards):
             write_shard(staged.join("docs", f"part-{k:05d}-of-{nshards:05d}.parquet"), docs[k::nshards], DOCUMENT_SCHEMA)
         return Produced({"pool": {"in": len(docs), "out": len(docs), "rejected": 0, "rejects": {}}})
 
-    # committed by the step runner, as a filter step's output is (manifest with checksums)
     run_committed("pool", f"{seed}-{len(docs)}", directory, produce, log=lambda m: None)
     return directory
 

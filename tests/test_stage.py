@@ -25,7 +25,7 @@ def stage2(stage2_run):
 def test_manifest_and_count_law(stage2):
     out, manifest = stage2
     on_disk = json.loads((out / "manifest.json").read_text())
-    assert [s["step"] for s in on_disk["steps"]] == ["extract", "dedup", "filter"]
+    assert [s["step"] for s in on_disk["steps"]] == ["extract", "dedup", "filter", "decontam"]
     names = set()
     for step in on_disk["steps"]:
         for name, c in step["counts"].items():

@@ -216,7 +216,8 @@ def test_curate_synth_keeps_exactly_the_verified_documents(tmp_path, monkeypatch
     # a problem rejected before generation is named by its line in the problems file
     expected = {(rec["uri"] if why != "synth:unverifiable" else f"problems.jsonl#{i}"): why
                 for i, (rec, _, _, why) in enumerate(problems, 1)}
-    expected.update({d["uri"]: why for d, _, _, why in pool_docs})
+    # a pool document outside synth.rewrite_domains is not an input of the step: it stays in its pool
+    expected.update({d["uri"]: why for d, _, _, why in pool_docs if why != "synth:not_rewritable"})
 
     pfile = tmp_path / "problems.jsonl"
     pfile.write_text("".join(json.dumps(p) + "\n" for p, _, _, _ in problems))
@@ -224,7 +225,10 @@ def test_curate_synth_keeps_exactly_the_verified_documents(tmp_path, monkeypatch
     srv = _serve(answers)
     try:
         out = tmp_path / "synth"
-        args = ["synth", str(pfile), "--pool", str(pool), "--output", str(out), "--backend", "http", "--api", "chat",
+        strict = tmp_path / "strict.yaml"  # stage 3 keeps unverifiable rewrites labelled; this run rejects them
+        strict.write_text("stage: stage3\nsynth:\n  keep_unverified_rewrites: false\n")
+        args = ["synth", str(pfile), "--pool", str(pool), "--config", str(strict), "--output", str(out),
+                "--backend", "http", "--api", "chat",
                 "--url", f"http://127.0.0.1:{srv.server_address[1]}/v1", "--model", "recorded", "-k", "2",
                 "--cache-dir", str(tmp_path / "cache")]
         res = CliRunner().invoke(cli, args, obj={"beam_args": []}, catch_exceptions=False)

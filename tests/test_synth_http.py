@@ -58,7 +58,7 @@ def test_batching_retry_and_cache(server, tmp_path):
     server.fail_next = 1
     b = _backend(server, tmp_path / "cache")
     out = b.generate(prompts, n=2)
-    assert len(out) == 5 and all(len(o) == 2 and all(isinstance(t, str) for t in o) for o in out)
+    assert len(out) == 5 and all(len(o) == 2 and all(isinstance(t.text, str) for t in o) for o in out)
     # 5 prompts in batches of 2 → 3 served requests, each with a list (or single) prompt and n=2;
     # one more request was answered 500 and retried.
     assert server.failed == 1 and b.retried == 1 and b.requests_sent == 4
@@ -89,7 +89,7 @@ def test_persistent_failure_is_a_backend_error_and_not_cached(server, tmp_path):
     assert isinstance(res[0], BackendError) and "500" in str(res[0])
     assert b.requests_sent == 3
     server.fail_next = 0
-    assert b.cache.get(b.request("only prompt", 1, b._sampling({}))) is None
+    assert b.cache.get(b.request("only prompt", 1, b.sampling())) is None
     ok = _backend(server, tmp_path / "cache", batch_size=1).generate(["only prompt"], n=1)
     assert len(ok[0]) == 1 and len(server.log) == 1
 

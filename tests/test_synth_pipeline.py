@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from curate.cli import cli
 from curate.io.doc_shards import list_shards, read_shard
 from curate.sample.generate import problems as sample_problems
-from curate.synth.config import SynthConfig
+from curate.synth.config import DecontamConfig, SynthConfig
 from curate.testing.tiny_model import make_tiny_model
 
 AIME = "Find the number of ordered pairs of positive integers such that their product equals twenty and both are odd"
@@ -76,7 +76,7 @@ def test_synth_writes_verified_or_rejected_records_and_the_count_law_holds(tiny,
     docs, rejects = _rows(str(out / "docs")), _rows(str(out / "rejects"))
     assert len(docs) == counts["verify"]["out"]
     assert len(rejects) == sum(c["rejected"] for c in counts.values())
-    verify_reasons = {"synth:unverified", "synth:wrong_answer", "synth:tests_failed"}
+    verify_reasons = {"synth:unverified", "synth:wrong_answer", "synth:tests_failed", "synth:truncated"}
     sample_rejects = [r for r in rejects if r["reason"] in verify_reasons]
     assert len(sample_rejects) == counts["verify"]["rejected"]
     for r in sample_rejects:
@@ -100,13 +100,13 @@ def test_problems_writes_a_rated_problem_set(tiny, problems_file, tmp_path):
     for name, c in m["counts"].items():
         assert c["in"] == c["out"] + c["rejected"], name
     rate = m["counts"]["rate"]
-    assert rate["in"] == m["counts"]["problems"]["out"]
+    assert rate["in"] == m["counts"]["near_dups"]["out"]  # the sample repeats some problems: each is sampled once
     lines = [json.loads(x) for x in (out / "problems.jsonl").read_text().splitlines()]
     assert len(lines) == rate["out"]
     for p in lines:
-        assert p["kind"] in ("math", "code") and p["difficulty"]["attempts"] == 2
-        assert ("answer" in p) if p["kind"] == "math" else p["tests"]
-        assert p["difficulty"]["label"] in ("easy", "medium", "hard", "unsolved")
+        assert p["ability"] in ("math", "code") and p["attempts"] == 2 and p["k"] == 2
+        assert p["answer"] if p["ability"] == "math" else json.loads(p["tests"])
+        assert p["label"] in ("easy", "medium", "hard", "unsolved")
 
 
 def test_rewrite_of_pool_documents(tiny, tmp_path):
@@ -146,7 +146,7 @@ def test_dofns_pickle(tiny):
     from curate.synth.prompts import load_templates
 
     cfg = SynthConfig(backend={"kind": "local", "model": tiny})
-    for fn in (ps._PrepareFn(cfg), ps._GenerateFn(cfg, load_templates(), "/tmp/x"), ps._VerifyFn(cfg), ps._FinalizeFn(cfg)):
+    for fn in (ps._PrepareFn(cfg, DecontamConfig()), ps._GenerateFn(cfg, load_templates(), "/tmp/x"), ps._VerifyFn(cfg, DecontamConfig()), ps._FinalizeFn(cfg)):
         pickle.loads(pickle.dumps(fn))
 
 

@@ -6,8 +6,7 @@ import pytest
 
 from curate.errors import ConfigError, Reject
 from curate.synth import tasks
-from curate.synth.decontam import build_index
-from curate.synth.difficulty import keep_problem, rate
+from curate.synth.difficulty import in_easy_pool, keep_problem, rate
 from curate.synth.prompts import load_templates
 from curate.synth.sandbox import SandboxLimits
 from curate.synth.verify_math import answers_equivalent, check_solution, extract_final_answer
@@ -102,30 +101,15 @@ def test_verified_generation_becomes_a_synthetic_document():
     assert other["id"] != doc["id"]
 
 
-def test_decontamination_names_the_benchmark(tmp_path):
-    aime = tmp_path / "aime.jsonl"
-    aime.write_text(json.dumps({"problem": "Find the number of ordered pairs of positive integers (m, n) such that m^2 n = 20^20 and both are odd"}) + "\n"
-                    + json.dumps({"question": "Compute the sum of all primes below ten thousand"}) + "\n")
-    math500 = tmp_path / "math500.txt"
-    math500.write_text("What is the smallest positive perfect cube that can be written as a sum?\n\nshort one\n")
-    idx = build_index({"aime": [str(aime)], "math500": [str(math500)]}, n=13, min_tokens=8)
-    text = "Here is a problem. Find the number of ordered pairs of positive integers (m, n) such that m^2 n = 20^20. Go."
-    assert idx.match(text) == "aime"
-    assert idx.match("Please compute the sum of all primes below ten thousand, quickly") == "aime"
-    assert idx.match("WHAT is the smallest positive perfect cube that can be written as a sum") == "math500"
-    assert idx.match("a short one") is None  # under min_tokens: not indexed
-    assert idx.match("Find the number of ordered pairs of negative integers") is None
-    assert idx.items == {"aime": 2, "math500": 2}
-
-
 def test_difficulty_from_pass_rate():
     assert rate(4, 4).label == "easy" and rate(4, 4).score == 0.0
     assert rate(2, 4).label == "medium" and rate(2, 4).pass_rate == 0.5
     assert rate(1, 8).label == "hard"
     assert rate(0, 4).label == "unsolved" and rate(0, 4).score == 1.0
-    assert keep_problem(rate(4, 4), 0.95, False) == "synth:too_easy"
-    assert keep_problem(rate(0, 4), 0.95, True) == "synth:unsolved"
-    assert keep_problem(rate(0, 4), 0.95, False) == ""
+    assert keep_problem(rate(4, 4), False) == "" and in_easy_pool(rate(4, 4), 0.95)  # kept, in the easy pool
+    assert not in_easy_pool(rate(3, 4), 0.95)
+    assert keep_problem(rate(0, 4), True) == "synth:unsolved"
+    assert keep_problem(rate(0, 4), False) == ""
     with pytest.raises(ValueError):
         rate(5, 4)
 

@@ -3,6 +3,8 @@
     curate classifier train --kind fasttext --positive good/ --negative bad.jsonl --output quality.bin
     curate classifier train --kind fasttext --labels domains.jsonl --output domain.bin   # multi-class (label field)
     curate classifier train --kind lm --labels labels.jsonl --output lm-quality/
+    curate classifier train --kind lm --labels labels.jsonl --output lm-ft/ --finetune   # + frozen head and fastText
+    curate classifier apply pool/ --model quality.bin --output scores.jsonl               # scores, no filtering
     curate classifier annotate pool/ --output labels.jsonl --backend http --url http://127.0.0.1:8000/v1 --model M
 
 Then point the stage config at the model: `filter.fasttext.model`, `filter.lm.model`,
@@ -11,6 +13,7 @@ Then point the stage config at the model: `filter.fasttext.model`, `filter.lm.mo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -32,13 +35,15 @@ def classifier() -> None:
 @classifier.command()
 @click.option("--kind", type=click.Choice(["fasttext", "lm"]), required=True,
               help="fasttext: supervised fastText (quality hq/lq, or multi-class from --labels). "
-                   "lm: frozen encoder + ridge head predicting 0–5.")
+                   "lm: encoder + head predicting 0–5 (frozen encoder and ridge head; --finetune: end to end).")
 @click.option("--positive", multiple=True, help=f"High-quality examples ({INPUT_HELP}). lm: scored 5.")
 @click.option("--negative", multiple=True, help=f"Low-quality examples ({INPUT_HELP}). lm: scored 0.")
 @click.option("--labels", multiple=True, help="Labelled examples: JSONL/Parquet with `text` and `score` (0–5, lm; "
               "fasttext: score ≥ --threshold is hq) or `label` (fasttext multi-class, e.g. math/code/general).")
 @click.option("--output", required=True, help="fasttext: model file (.bin; .ftz with --quantize). lm: model directory.")
-@click.option("--threshold", default=3.0, show_default=True, help="fasttext with scored --labels: scores ≥ this are hq.")
+@click.option("--threshold", default=3.0, show_default=True, help="Scores ≥ this are hq (fasttext training; lm held-out AUC and accuracy).")
+@click.option("--holdout", default=0.2, show_default=True, help="Share of the examples held back (seeded) and not "
+              "trained on; held-out AUC, accuracy and per-class counts are printed. 0: train on everything.")
 @click.option("--epoch", default=10, show_default=True, help="fasttext: training epochs.")
 @click.option("--lr", default=0.5, show_default=True, help="fasttext: learning rate.")
 @click.option("--dim", default=64, show_default=True, help="fasttext: vector size.")
@@ -51,22 +56,32 @@ def classifier() -> None:
 @click.option("--batch-size", default=32, show_default=True, help="lm: documents per encoder batch.")
 @click.option("--device", default="auto", show_default=True, help="lm: torch device (auto: CUDA when present).")
 @click.option("--link-encoder", is_flag=True, help="lm: reference the encoder directory instead of copying it into the model.")
-@click.option("--seed", default=0, show_default=True, help="Seed (fastText training, shuffling).")
-def train(kind, positive, negative, labels, output, threshold, epoch, lr, dim, word_ngrams, quantize, encoder, l2,
-          max_length, batch_size, device, link_encoder, seed) -> None:
-    """Train a classifier from files and save it to --output."""
+@click.option("--finetune", is_flag=True, help="lm: fine-tune the encoder end to end (saved as the model) and print "
+              "its held-out metrics beside the frozen-head model and fastText trained on the same split.")
+@click.option("--finetune-epochs", default=3, show_default=True, help="lm --finetune: passes over the training split.")
+@click.option("--finetune-lr", default=5e-5, show_default=True, help="lm --finetune: AdamW learning rate.")
+@click.option("--seed", default=0, show_default=True, help="Seed (held-out split, fastText training, fine-tuning).")
+def train(kind, positive, negative, labels, output, threshold, holdout, epoch, lr, dim, word_ngrams, quantize, encoder, l2,
+          max_length, batch_size, device, link_encoder, finetune, finetune_epochs, finetune_lr, seed) -> None:
+    """Train a classifier from files, save it to --output, and print held-out metrics."""
     from curate.filters.data import iter_records, read_texts
+    from curate.filters.metrics import split
 
     if not labels and not (positive and negative):
         raise click.UsageError("give --positive and --negative, or --labels")
+    if finetune and kind != "lm":
+        raise click.UsageError("--finetune is for --kind lm")
     try:
         pos = read_texts(list(positive)) if positive else []
         neg = read_texts(list(negative)) if negative else []
         recs = list(iter_records(list(labels))) if labels else []
+        if not 0 <= holdout < 1:
+            raise ValueError(f"--holdout must be in [0, 1), got {holdout}")
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    ft_opts = dict(epoch=epoch, lr=lr, dim=dim, word_ngrams=word_ngrams, seed=seed)
     if kind == "fasttext":
-        from curate.filters.fasttext_quality import HQ, LQ, train as ft_train
+        from curate.filters.fasttext_quality import HQ, LQ
 
         pairs = [(HQ, t) for t in pos] + [(LQ, t) for t in neg]
         for r in recs:
@@ -76,29 +91,132 @@ def train(kind, positive, negative, labels, output, threshold, epoch, lr, dim, w
                 pairs.append((HQ if float(r["score"]) >= threshold else LQ, r["text"]))
             else:
                 raise click.ClickException("each --labels record needs `label` or `score`")
-        random.Random(seed).shuffle(pairs)
+        fit, held = split(pairs, holdout, seed)
         try:
-            ft_train(pairs, output, epoch=epoch, lr=lr, dim=dim, word_ngrams=word_ngrams, seed=seed, quantize=quantize)
+            report = _fasttext_heldout(fit, held, output, quantize=quantize, **ft_opts)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
-        counts = {}
-        for lab, _ in pairs:
-            counts[lab] = counts.get(lab, 0) + 1
-        click.echo(json.dumps({"model": output, "examples": counts}))
-    else:
-        from curate.filters.lm_quality import train_lm
+        click.echo(json.dumps({"model": output, "examples": _counts(lab for lab, _ in fit), "heldout": report}))
+        return
+    try:
+        examples = [(t, 5.0) for t in pos] + [(t, 0.0) for t in neg] + [(r["text"], float(r["score"])) for r in recs]
+    except (KeyError, TypeError, ValueError):
+        raise click.ClickException("each --labels record needs a numeric `score` (0–5) for --kind lm") from None
+    fit, held = split(examples, holdout, seed)
+    texts, scores = [t for t, _ in fit], [s for _, s in fit]
+    lm_opts = dict(encoder=encoder, l2=l2, max_length=max_length, device=device)
+    try:
+        if finetune:
+            from curate.filters.lm_quality import finetune_lm
 
-        texts = pos + neg + [r["text"] for r in recs]
-        try:
-            scores = [5.0] * len(pos) + [0.0] * len(neg) + [float(r["score"]) for r in recs]
-        except (KeyError, TypeError, ValueError):
-            raise click.ClickException("each --labels record needs a numeric `score` (0–5) for --kind lm") from None
-        try:
-            summary = train_lm(texts, scores, output, encoder=encoder, l2=l2, max_length=max_length,
-                               batch_size=batch_size, device=device, copy_encoder=not link_encoder)
-        except (FileNotFoundError, ValueError) as e:
-            raise click.ClickException(str(e)) from None
-        click.echo(json.dumps({"model": output, **summary}))
+            summary = finetune_lm(texts, scores, output, batch_size=min(batch_size, 16), epochs=finetune_epochs,
+                                  lr=finetune_lr, seed=seed, **lm_opts)
+        else:
+            from curate.filters.lm_quality import train_lm
+
+            summary = train_lm(texts, scores, output, batch_size=batch_size, copy_encoder=not link_encoder, **lm_opts)
+        report = _lm_heldout(output, held, threshold, device) if held else None
+        if finetune and held:
+            report = {"finetuned": report, **_baselines(fit, held, threshold, lm_opts, batch_size, ft_opts)}
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps({"model": output, **summary, "heldout": report}))
+
+
+def _counts(labels) -> dict[str, int]:
+    from curate.filters.metrics import class_counts
+
+    return class_counts(list(labels))
+
+
+def _fasttext_heldout(fit, held, output, quantize=False, **opts):
+    """Train fastText on ``fit`` into ``output``; metrics on ``held`` (binary hq/lq: AUC of P(hq))."""
+    from curate.filters.fasttext_quality import HQ, FastTextClassifier, train as ft_train
+    from curate.filters.metrics import binary_report, class_counts
+
+    ft_train(fit, output, quantize=quantize, **opts)
+    if not held:
+        return None
+    clf = FastTextClassifier(output)
+    texts = [t for _, t in held]
+    if set(clf.labels) <= {HQ, "lq"}:
+        return binary_report([lab == HQ for lab, _ in held], clf.quality(texts), 0.5)
+    top = clf.top(texts)
+    correct = sum(1 for (lab, _), (pred, _) in zip(held, top) if lab == pred)
+    return {"examples": len(held), "per_class": class_counts([lab for lab, _ in held]), "auc": None,
+            "accuracy": round(correct / len(held), 6)}
+
+
+def _lm_heldout(model_dir, held, threshold, device):
+    from curate.filters.lm_quality import LMQualityModel
+    from curate.filters.metrics import binary_report
+
+    preds = LMQualityModel(model_dir, device=device).score([t for t, _ in held])
+    return binary_report([s >= threshold for _, s in held], preds, threshold)
+
+
+def _baselines(fit, held, threshold, lm_opts, batch_size, ft_opts):
+    """The frozen-head model and fastText, trained on the same split, measured on the same held-out part."""
+    import tempfile
+
+    from curate.filters.fasttext_quality import HQ, LQ
+    from curate.filters.lm_quality import train_lm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frozen = os.path.join(tmp, "frozen")
+        train_lm([t for t, _ in fit], [s for _, s in fit], frozen, batch_size=batch_size, copy_encoder=False, **lm_opts)
+        out = {"frozen_head": _lm_heldout(frozen, held, threshold, lm_opts["device"])}
+        label = lambda s: HQ if s >= threshold else LQ  # noqa: E731
+        out["fasttext"] = _fasttext_heldout([(label(s), t) for t, s in fit], [(label(s), t) for t, s in held],
+                                            os.path.join(tmp, "ft.bin"), **ft_opts)
+    return out
+
+
+@classifier.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", required=True, help="fastText model file (.bin/.ftz) or LM quality model directory.")
+@click.option("--output", required=True, help="JSONL to write: {id, score} per document (every document; nothing is dropped).")
+@click.option("--batch-size", default=64, show_default=True, help="Documents scored at once.")
+@click.option("--device", default="auto", show_default=True, help="lm: torch device.")
+def apply(inputs, model, output, batch_size, device) -> None:
+    """Score every document of INPUTS (step output directories, JSONL/Parquet files) with a
+    trained classifier, without filtering: fastText quality models give P(hq), multi-class ones
+    their top label and its probability, LM models their 0–5 score."""
+    from curate.filters.data import iter_records
+
+    try:
+        if os.path.isdir(model):
+            from curate.filters.lm_quality import LMQualityModel
+
+            m = LMQualityModel(model, device=device, batch_size=batch_size)
+            score, kind = (lambda ts: [{"score": s} for s in m.score(ts)]), "lm_quality"
+        else:
+            from curate.filters.fasttext_quality import HQ, FastTextClassifier
+
+            clf = FastTextClassifier(model)
+            if HQ in clf.labels:
+                score, kind = (lambda ts: [{"score": s} for s in clf.quality(ts)]), "fasttext_quality"
+            else:
+                score, kind = (lambda ts: [{"label": lab, "score": p} for lab, p in clf.top(ts)]), "fasttext_label"
+        recs = iter_records(list(inputs))
+        n, total = 0, 0.0
+        tmp = output + ".tmp"
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            batch: list[dict] = []
+            for rec in itertools.chain(recs, [None]):  # None: flush the last batch
+                if rec is not None:
+                    batch.append(rec)
+                if batch and (rec is None or len(batch) >= batch_size):
+                    for r, sc in zip(batch, score([b["text"] or "" for b in batch])):
+                        fh.write(json.dumps({"id": r.get("id"), **sc}, ensure_ascii=False) + "\n")
+                        n += 1
+                        total += sc["score"]
+                    batch = []
+        os.replace(tmp, output)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps({"output": output, "scored": n, "kind": kind, "mean_score": round(total / n, 6) if n else None}))
 
 
 @classifier.command()

@@ -13,15 +13,18 @@ _BEAM = (
 
 PROBLEMS_SCHEMA = (
     'Problems are JSONL, one object a line: {"id", "kind": "math", "question", "answer"} or '
-    '{"id", "kind": "code", "question", "entry_point", "tests": ["assert f(1) == 2", ...]}.'
+    '{"id", "kind": "code", "question", "entry_point", "tests": ["assert f(1) == 2", ...]}; '
+    'a test may also be {"stdin": "1 2\\n", "stdout": "3\\n"}.'
 )
 
 
-def _log(msg: str) -> None:
+def log_line(msg: str) -> None:
+    """A progress line on stderr with the time (the commands of this area share it)."""
     click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
 
 
-def _beam_args() -> list[str]:
+def beam_args_of_context() -> list[str]:
+    """The Beam options given after a bare `--` on the command line."""
     ctx = click.get_current_context()
     return list((ctx.find_root().obj or {}).get("beam_args", []))
 
@@ -61,7 +64,7 @@ def _config(config, backend, model, url, api, k, max_new_tokens, temperature, ba
             b[key] = val
     if k is not None:
         s["k"] = k
-    for spec, target in ((benchmarks, s["decontam"]["benchmarks"]), (prompts, s["prompts"])):
+    for spec, target in ((benchmarks, data["decontam"]["benchmarks"]), (prompts, s["prompts"])):
         for item in spec:
             name, sep, path = item.partition("=")
             if not sep or not name or not path:
@@ -91,7 +94,7 @@ def _problem_paths(cfg, problems: tuple[str, ...], output: str) -> list[str]:
         files.makedirs(d)
         data = "".join(json.dumps(p, sort_keys=True) + "\n" for p in sample_problems(cfg.seed))
         files.write_atomic(path, data.encode())
-        _log(f"[sample] wrote the embedded sample's problems to {path}")
+        log_line(f"[sample] wrote the embedded sample's problems to {path}")
     return [path]
 
 
@@ -105,9 +108,9 @@ def _run(kind: str, problems, output, config, pools, **opts) -> None:
         cache = cfg.cache_dir or default_cache_dir(output)
         paths = _problem_paths(cfg, problems, output) if (problems or not pools) else []
         if kind == "synth":
-            final, m = synth_step(cfg, paths, output, cache, _beam_args(), log=_log, pools=list(pools))
+            final, m = synth_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line, pools=list(pools))
         else:
-            final, m = problems_step(cfg, paths, output, cache, _beam_args(), log=_log)
+            final, m = problems_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line)
     except (ConfigError, InputError) as e:
         raise click.ClickException(str(e)) from None
     for name, c in m["counts"].items():
@@ -146,11 +149,14 @@ synth.help = (synth.help or "") + "\n\n" + PROBLEMS_SCHEMA
 def problems(problems, output, config, **opts):
     """Curate a verifiable problem set with difficulties from seed PROBLEMS (JSONL files).
 
+    Near-duplicate problems (MinHash over the statement) are removed first (synth:near_duplicate).
     Each problem is attempted k times; its pass rate gives its difficulty (1 - pass rate, and a
-    label: easy/medium/hard/unsolved). Problems without an answer or tests are dropped
-    (synth:unverifiable), too easy ones too (synth:too_easy, above synth.difficulty.max_pass_rate),
-    and unsolved ones when synth.difficulty.drop_unsolved is set. Writes docs/ (problem
-    Documents), rejects/, manifest.json and problems.jsonl (the problems with a difficulty field).
+    label: easy/medium/hard/unsolved), and each test its own pass rate. Problems without an
+    answer or tests are dropped (synth:unverifiable), unsolved ones when
+    synth.difficulty.drop_unsolved is set; ones above synth.difficulty.easy_pool_pass_rate are
+    kept in the easy pool (easy_pool, resample_prob). Writes docs/ (problem Documents), rejects/,
+    manifest.json, and problems.parquet + problems.jsonl for an RL trainer (verl/OpenRLHF
+    columns: prompt, reward_model, test_pass_rates, easy_pool, …; see the README).
     """
     _run("problems", problems, output, config, (), **opts)
 

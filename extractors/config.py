@@ -81,8 +81,8 @@ class PDFConfig(Section):
     )
     nougat_checkpoint: str | None = Field(
         None,
-        description="Local directory of a Nougat checkpoint (transformers format). None: routed pages keep "
-        "their text layer and are counted as extract:pdf:ocr_unavailable.",
+        description="Local directory of a Nougat checkpoint (transformers format). Scanned and math-heavy "
+        "pages go to it first. None: scanned pages go to Tesseract, math-heavy pages keep their text layer.",
     )
     nougat_device: str = Field(
         "auto", description="torch device for Nougat: auto (cuda when present, else cpu), cpu, cuda, cuda:1, …"
@@ -93,6 +93,36 @@ class PDFConfig(Section):
     nougat_batch_size: int = Field(4, gt=0, description="Pages per Nougat forward pass.")
     nougat_max_new_tokens: int = Field(
         3584, gt=0, description="Longest Nougat output per page, in tokens (Nougat's own limit is 3584)."
+    )
+    nougat_repetition_chars: int = Field(
+        60, gt=0,
+        description="Nougat output whose tail repeats one unit 3+ times over at least this many characters is a "
+        "decoding loop: the page is rejected by Nougat (reason nougat:repetition) and goes to the next engine.",
+    )
+    tesseract: bool = Field(
+        True,
+        description="OCR scanned pages with Tesseract (CPU) when Nougat is not configured or rejected the page. "
+        "Needs the tesseract program with its language data and pytesseract; without them (and without "
+        "Nougat) a scanned page is counted as extract:pdf:ocr_unavailable.",
+    )
+    tesseract_lang: str = Field(
+        "eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages, '+'-joined (eng, eng+deu); each needs Debian's tesseract-ocr-<lang>.",
+    )
+    tesseract_dpi: int = Field(300, ge=72, le=600, description="Resolution pages are rendered at for Tesseract.")
+    tesseract_max_megapixels: float = Field(
+        50.0, gt=0, description="A page rendered larger than this is rendered at a lower DPI (posters, A0 plans)."
+    )
+    tesseract_psm: int = Field(
+        3, ge=0, le=13, description="Tesseract page segmentation mode (3: automatic layout, columns included)."
+    )
+    tesseract_min_confidence: float = Field(
+        60.0, ge=0, le=100,
+        description="Tesseract output whose mean word confidence (0-100, character-weighted) is below this is "
+        "rejected (reason tesseract:low_confidence): the page keeps its (near-empty) text layer, never garbage.",
+    )
+    tesseract_timeout_s: float = Field(
+        60.0, gt=0, description="Longest Tesseract run on one page; a slower page counts as OCR failed."
     )
 
 

@@ -36,6 +36,16 @@ MATH_FONT = re.compile(
     r"|SYMBOL|MT-?EXTRA|STMARY|WASY|ESINT|MSBM|TXSY|TXEX|PXSY|PXEX|TXMI|PXMI|MATHDESIGN|MDSY|MDEX)",
     re.IGNORECASE,
 )
+# Presentation-form ligatures that a font without a ToUnicode map leaves in the text.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st", "\u0132": "IJ", "\u0133": "ij"})
+
+
+def normalize_text(text: str) -> str:
+    """Ligature glyphs spelled out (ﬁ → fi), so words match however the font encoded them."""
+    return text.translate(_LIGATURES)
+
+
 RELATIONS = set("=<>≤≥≈≡≠∈∉⊂⊆⊃⊇→←↔⇒⇔↦∼≃≅∝")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
@@ -92,7 +102,7 @@ def page_lines(page: pymupdf.Page) -> tuple[list[Line], int]:
             continue
         for ln in block.get("lines", ()):
             spans = ln.get("spans", ())
-            text = "".join(s.get("text", "") for s in spans)
+            text = normalize_text("".join(s.get("text", "") for s in spans))
             if not text.strip():
                 continue
             fonts: Counter = Counter()
@@ -339,6 +349,14 @@ def _join(a: str, b: str) -> str:
             return a + b
         return a[:-1] + b
     return a + " " + b
+
+
+def join_lines(lines: list[str]) -> str:
+    """Lines of one paragraph joined into one, end-of-line hyphenation undone."""
+    out = ""
+    for ln in lines:
+        out = _join(out, ln) if out else ln
+    return out
 
 
 def paragraphs(segments: list[Segment], gap_factor: float = 0.7) -> list[str]:

@@ -54,8 +54,8 @@ class GeneratedPDF:
 class _Setter:
     """Sets paragraphs into columns of pages with its own line breaking and hyphenation."""
 
-    def __init__(self, doc, columns=1, fontsize=10.0, header=None, footer=True, width=595, height=842):
-        self.doc, self.columns, self.fs = doc, columns, fontsize
+    def __init__(self, doc, columns=1, fontsize=10.0, header=None, footer=True, width=595, height=842, font="helv"):
+        self.doc, self.columns, self.fs, self.font = doc, columns, fontsize, font
         self.header, self.footer = header, footer
         self.w, self.h = width, height
         self.margin, self.gutter = 60.0, 24.0
@@ -102,7 +102,7 @@ class _Setter:
         i = 0
         while i < len(words):
             cand = " ".join(line + [words[i]])
-            if pymupdf.get_text_length(cand, "helv", self.fs) <= width:
+            if pymupdf.get_text_length(cand, self.font, self.fs) <= width:
                 line.append(words[i])
                 i += 1
                 continue
@@ -110,7 +110,7 @@ class _Setter:
             if hyphenate and len(w) >= 8 and line:
                 for cut in range(len(w) - 3, 2, -1):
                     head = " ".join(line + [w[:cut] + "-"])
-                    if pymupdf.get_text_length(head, "helv", self.fs) <= width:
+                    if pymupdf.get_text_length(head, self.font, self.fs) <= width:
                         lines.append(head)
                         words[i] = w[cut:]
                         line = []
@@ -129,7 +129,7 @@ class _Setter:
         for ln in lines:
             self._advance(self.leading)
             x = self.margin + self.col * (self.col_width + self.gutter)
-            self.page.insert_text((x, self.y), ln, fontsize=self.fs, fontname="helv")
+            self.page.insert_text((x, self.y), ln, fontsize=self.fs, fontname=self.font)
             self.y += self.leading
         self.y += self.leading * 0.9  # paragraph gap
 
@@ -208,3 +208,29 @@ def make(kind: str, seed: int = 0, pages: int = 2) -> GeneratedPDF:
         raise ValueError(kind)
     data = doc.tobytes(garbage=3, deflate=True)
     return GeneratedPDF(kind, data, "\n\n".join(truth), doc.page_count, [kind])
+
+
+def scanned(seed: int = 0, dpi: int = 300, font: str = "helv", skew: float = 0.0, paragraphs: int = 5,
+            fontsize: float = 11.0) -> GeneratedPDF:
+    """An image-only one-page PDF: known paragraphs set in ``font`` (helv, tiro, cour, …),
+    rasterised at ``dpi``, turned by ``skew`` degrees (as a scanner feeds a sheet slightly
+    askew), and placed as the page's only content. ``truth`` is the set text, hyphens joined."""
+    from PIL import Image
+
+    rng = random.Random(f"scanned-{seed}-{font}")
+    src = pymupdf.open()
+    s = _Setter(src, columns=1, footer=False, font=font, fontsize=fontsize)
+    truth = []
+    for _ in range(paragraphs):
+        p = paragraph_text(rng, sentences=3)
+        s.paragraph(p)
+        truth.append(p)
+    pix = src[0].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+    img = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    if skew:
+        img = img.rotate(skew, resample=Image.BICUBIC, expand=False, fillcolor=255)
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(page.rect, pixmap=pymupdf.Pixmap(pymupdf.csGRAY, img.width, img.height, img.tobytes(), False))
+    name = f"scanned-{font}-{dpi}dpi-skew{skew:g}"
+    return GeneratedPDF(name, doc.tobytes(garbage=3, deflate=True), "\n\n".join(truth), 1, ["scanned"])

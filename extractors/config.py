@@ -138,7 +138,10 @@ class ExtractConfig(Section):
         "blow-up costs one document (extract:timeout / extract:crashed / extract:out_of_memory).",
     )
     max_memory_mb: int | None = Field(
-        8192, gt=0, description="Address-space cap of the extraction child process; None: no cap."
+        8192, gt=0,
+        description="Memory cap of the extraction child process, MB; None: no cap. An address-space limit "
+        "(RLIMIT_AS), or a resident-memory watchdog when Nougat may run on a GPU (CUDA cannot start under "
+        "RLIMIT_AS). Over it: extract:out_of_memory.",
     )
     max_output_chars: int = Field(
         2_000_000, gt=0, description="Extracted text longer than this is rejected as extract:too_large."

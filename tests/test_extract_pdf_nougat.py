@@ -232,3 +232,79 @@ def test_empty_output_rejected(silent_checkpoint):
 def test_math_delimiters_become_project_markdown():
     out = nougat_mod.to_project_markdown("Let \\(x^2\\) be.\n\\[ \\int_0^1 f \\]\nDone.")
     assert "$x^2$" in out and "$$\\int_0^1 f$$" in out and "\\(" not in out
+
+
+# ------------------------------------------------------------------ the extraction child's memory cap
+
+
+def _address_space_limit(pid: int) -> str:
+    """The soft RLIMIT_AS of a process, as /proc shows it ("unlimited" or bytes)."""
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max address space"))
+    return line.split()[3]
+
+
+def _child_config(checkpoint: str, device: str, max_memory_mb: int):
+    from curate.extractors.config import ExtractConfig
+
+    pdf = PDFConfig(nougat_checkpoint=checkpoint, nougat_device=device, nougat_max_new_tokens=6, tesseract=False,
+                    min_chars=1)
+    return ExtractConfig(pdf=pdf, max_memory_mb=max_memory_mb)
+
+
+def _formula_record():
+    from curate.io.readers import raw_record
+
+    return raw_record("t", "f.pdf", 0, "pdf", make("formulas", seed=3, pages=1).data)
+
+
+def _text_record():
+    from curate.io.readers import raw_record
+
+    return raw_record("t", "a.txt", 0, "text", "A record that starts the child and needs no model.")
+
+
+@pytest.mark.parametrize("device,cap", [("cuda", "unlimited"), ("cpu", str(3000 << 20))])
+def test_child_address_space_cap_only_without_a_gpu_engine(tiny_checkpoint, device, cap):
+    """CUDA cannot initialise under RLIMIT_AS: with Nougat on a GPU device the child gets the
+    resident-memory watchdog instead; on the CPU it keeps the address-space cap."""
+    from curate.extractors.isolation import IsolatedExtractors
+
+    ex = IsolatedExtractors(_child_config(tiny_checkpoint, device, 3000))
+    try:
+        ex.extract(_text_record())
+        assert _address_space_limit(ex._proc.pid) == cap
+    finally:
+        ex.close()
+
+
+def test_child_loads_the_model_with_device_auto(tiny_checkpoint):
+    """The child path end to end with Nougat on ``auto`` (cuda when present, here the CPU):
+    no address-space cap, the model loads in the child and OCRs the routed page."""
+    import json
+
+    from curate.extractors.isolation import IsolatedExtractors
+
+    ex = IsolatedExtractors(_child_config(tiny_checkpoint, "auto", 3000))
+    try:
+        doc = ex.extract(_formula_record())
+        assert _address_space_limit(ex._proc.pid) == "unlimited"
+        page = json.loads(doc["meta"])["pages"][0]
+        assert (page["route"], page["ocr"]) == ("nougat", "done")
+        assert doc["text"].strip() and set(doc["text"].strip()) == {OCR_CHAR}
+    finally:
+        ex.close()
+
+
+def test_resident_memory_watchdog_rejects_as_out_of_memory(tiny_checkpoint):
+    """A child with a GPU engine configured that grows over its cap (150 MB: its imports, torch
+    and the model take more) is ended by the watchdog; the record is extract:out_of_memory."""
+    from curate.extractors.isolation import IsolatedExtractors
+
+    ex = IsolatedExtractors(_child_config(tiny_checkpoint, "auto", 150))
+    try:
+        with pytest.raises(Reject) as e:
+            ex.extract(_formula_record())
+        assert e.value.reason == "extract:out_of_memory" and "resident memory over 150 MB" in e.value.detail
+    finally:
+        ex.close()

@@ -31,6 +31,7 @@ import pymupdf
 
 from curate.errors import Reject
 from curate.extractors import pdf_layout as layout
+from curate.extractors import pdf_markdown as markdown
 from curate.extractors import pdf_routing as routing
 from curate.extractors.config import PDFConfig
 from curate.extractors.ocr_guards import check_nougat, check_tesseract
@@ -201,14 +202,15 @@ class PDFExtractor:
             )
 
         chrome = layout.running_chrome(lines, heights, cfg.header_footer_margin, cfg.header_footer_min_share)
+        kept = [[ln for j, ln in enumerate(pl) if j not in drop] for pl, drop in zip(lines, chrome)]
+        style = markdown.Style.from_pages(kept)
         texts: dict[int, str] = {}
-        for k, (pl, drop) in enumerate(zip(lines, chrome)):
-            kept = [ln for j, ln in enumerate(pl) if j not in drop]
+        for k, (pl, drop) in enumerate(zip(kept, chrome)):
             info[k]["chrome_lines"] = len(drop)
-            texts[k] = "\n\n".join(layout.paragraphs(layout.reading_order(kept)))
+            texts[k] = "\n\n".join(markdown.blocks(layout.reading_order(pl), style))
 
         ocr_done, ocr_unavailable, ocr_failed = self._ocr(doc, good, info, texts)
-        text = layout.join_pages([texts[k] for k in range(len(good))])
+        text = markdown.join_pages([texts[k] for k in range(len(good))], style.vocab)
         meta: dict[str, Any] = {
             "page_count": n,
             "pages": info,

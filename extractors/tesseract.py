@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
-from curate.extractors.pdf_layout import join_lines
+from curate.extractors.pdf_markdown import join_lines
 
 
 class TesseractUnavailable(RuntimeError):

@@ -7,7 +7,7 @@ import pymupdf
 import pytest
 
 from curate.errors import Reject
-from curate.extractors import pdf_layout as layout
+from curate.extractors import pdf_markdown as markdown
 from curate.extractors.config import PDFConfig
 from curate.extractors.pdf import PDFExtractor
 from curate.testing.pdf_docs import make
@@ -79,9 +79,9 @@ def test_running_headers_footers_and_page_numbers_removed():
 
 
 def test_hyphenation_joined_and_compounds_kept():
-    assert layout._join("the exam-", "ple shows") == "the example shows"
-    assert layout._join("state-of-the-", "art results") == "state-of-the-art results"
-    assert layout._join("see Figure", "3 below") == "see Figure 3 below"
+    assert markdown.join("the exam-", "ple shows") == "the example shows"
+    assert markdown.join("state-of-the-", "art results") == "state-of-the-art results"
+    assert markdown.join("see Figure", "3 below") == "see Figure 3 below"
     g = make("one_column", seed=4, pages=2)
     text, _ = _extract(g.data)
     # the generator hyphenates long words at line ends; none may survive as "xxx- yyy" or "xxx-yyy"

@@ -14,6 +14,7 @@ from curate.errors import Reject
 from curate.extractors.config import PDFConfig
 from curate.extractors.ocr_guards import check_nougat, tail_repetition
 from curate.extractors.pdf import PDFExtractor
+from curate.testing.pdf_docs import char_error_rate as cer
 from curate.testing.pdf_docs import make, scanned
 
 pytesseract = pytest.importorskip("pytesseract", reason="pytesseract not installed (pip install pytesseract)")
@@ -24,25 +25,6 @@ needs_tesseract = pytest.mark.skipif(
 
 def _norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
-
-
-def cer(got: str, want: str) -> float:
-    """Character error rate: Levenshtein distance / reference length, whitespace normalised."""
-    a, b = _norm(got), _norm(want)
-    prev = np.arange(len(b) + 1)
-    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    # row-by-row DP with numpy: substitution/deletion vectorised, then insertion as a running
-    # minimum of (cur[j] - j) + j
-    aa = np.frombuffer(a.encode("utf-32-le"), dtype=np.uint32)
-    j = np.arange(len(b) + 1)
-    for i in range(1, len(aa) + 1):
-        sub = prev[:-1] + (bb != aa[i - 1])
-        cur = np.empty_like(prev)
-        cur[0] = i
-        cur[1:] = np.minimum(sub, prev[1:] + 1)
-        cur = np.minimum.accumulate(cur - j) + j
-        prev = cur
-    return float(prev[-1]) / max(len(b), 1)
 
 
 def _extract(data: bytes, **cfg):

@@ -106,9 +106,12 @@ def curate_md(ex: PDFExtractor):
 
 
 def pymupdf4llm_md(data: bytes) -> str:
+    import contextlib
+    import io
+
     import pymupdf4llm
 
-    with pymupdf.open(stream=data, filetype="pdf") as doc:
+    with pymupdf.open(stream=data, filetype="pdf") as doc, contextlib.redirect_stdout(io.StringIO()):
         return pymupdf4llm.to_markdown(doc, show_progress=False)
 
 
@@ -178,6 +181,15 @@ def bench_layout(pages: int, seeds: int, repeat: int) -> None:
     print("sim = worst seed")
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the tesseract runs): a measure
+    that a busy machine does not inflate as it does wall time."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def bench_ocr(repeat: int) -> None:
     ex = PDFExtractor(PDFConfig())
     if ex.tesseract is None:
@@ -185,18 +197,20 @@ def bench_ocr(repeat: int) -> None:
         return
     print(f"\n3. OCR: image-only pages of known text through curate (Tesseract {ex.tesseract.version}, "
           f"rendered at {ex.cfg.tesseract_dpi} DPI); time = best of {repeat}")
-    print(f"{'font':<6}{'scan dpi':>9}{'skew':>6}{'CER':>8}{'conf':>7}{'pages/s':>9}  route")
+    print(f"{'font':<6}{'scan dpi':>9}{'skew':>6}{'CER':>8}{'conf':>7}{'pages/s':>9}{'CPU s/page':>11}  route")
     by_dpi: dict[int, list[float]] = {}
     for font in ("helv", "tiro", "cour"):
         for dpi in (150, 300):
             for skew in (0.0, 1.0):
                 g = scanned(seed=7, dpi=dpi, font=font, skew=skew)
+                cpu0 = _cpu_s()
                 (text, meta), dt = timed(lambda d: ex.extract(d, "scan.pdf"), g.data, repeat)
+                cpu = (_cpu_s() - cpu0) / repeat
                 p = meta["pages"][0]
                 cer = char_error_rate(text, g.truth)
                 by_dpi.setdefault(dpi, []).append(cer)
-                print(f"{font:<6}{dpi:9d}{skew:6.1f}{cer:8.4f}{p.get('tesseract_confidence', 0):7.1f}{1 / dt:9.2f}  "
-                      f"{p['route']}:{p['reason']}")
+                print(f"{font:<6}{dpi:9d}{skew:6.1f}{cer:8.4f}{p.get('tesseract_confidence', 0):7.1f}{1 / dt:9.2f}"
+                      f"{cpu:11.2f}  {p['route']}:{p['reason']}")
     for dpi, v in by_dpi.items():
         print(f"CER at {dpi} DPI: median {statistics.median(v):.4f}, max {max(v):.4f}")
 

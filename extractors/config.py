@@ -121,6 +121,10 @@ class PDFConfig(Section):
         description="Tesseract output whose mean word confidence (0-100, character-weighted) is below this is "
         "rejected (reason tesseract:low_confidence): the page keeps its (near-empty) text layer, never garbage.",
     )
+    tesseract_threads: int = Field(
+        1, ge=1,
+        description="OpenMP threads per Tesseract run (OMP_THREAD_LIMIT). 1: workers already use one core each.",
+    )
     tesseract_timeout_s: float = Field(
         60.0, gt=0, description="Longest Tesseract run on one page; a slower page counts as OCR failed."
     )

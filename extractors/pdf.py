@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-VERSION = "1"
+VERSION = "2"
 
 
 def _tail_has_eof(content: bytes) -> bool:
@@ -108,7 +108,8 @@ class PDFExtractor:
             c = self.cfg
             try:
                 self._tess = TesseractOCR(
-                    c.tesseract_lang, c.tesseract_dpi, c.tesseract_psm, c.tesseract_timeout_s, c.tesseract_max_megapixels
+                    c.tesseract_lang, c.tesseract_dpi, c.tesseract_psm, c.tesseract_timeout_s,
+                    c.tesseract_max_megapixels, c.tesseract_threads,
                 )
             except TesseractUnavailable as e:
                 self._tess_error = str(e)

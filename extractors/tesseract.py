@@ -40,7 +40,11 @@ class TesseractOCR:
     ``TesseractUnavailable`` naming what to install), then OCRs pages one at a time."""
 
     def __init__(self, lang: str = "eng", dpi: int = 300, psm: int = 3, timeout_s: float = 60.0,
-                 max_megapixels: float = 50.0):
+                 max_megapixels: float = 50.0, threads: int = 1):
+        # Tesseract parallelises with OpenMP; workers already run one per core, and more threads
+        # per page only contend (Tesseract's own advice for parallel runs). Read by the program
+        # at start, so it only affects the tesseract processes this one starts.
+        os.environ["OMP_THREAD_LIMIT"] = str(threads)
         try:
             import pytesseract
         except ImportError:

@@ -245,12 +245,14 @@ def bench_corpus(folder: str, nougat: str | None) -> None:
         if e.get("groundtruth"):
             truth = open(os.path.join(folder, e["groundtruth"])).read()
             truth_plain = plain_text(re.sub(r"<!--.*?-->", "", truth, flags=re.S))
-            want_heads = headings(truth)
-            line = f"      vs {e['groundtruth']}:"
+            want_heads, want_cells = headings(truth), table_cells(truth)
+            want_code = ["\n".join(b) for b in fenced_blocks(truth)]
+            print(f"      vs {e['groundtruth']} ({len(want_heads)} headings, {len(want_code)} code blocks, "
+                  f"{len(want_cells)} table cells):")
             for name, md in (("curate", text), ("pymupdf4llm", pymupdf4llm_md(data)), ("get_text", get_text(data))):
-                line += (f"  {name} sim {similarity(plain_text(md), truth_plain):.3f}"
-                         f" headings {recall(headings(md), want_heads):.2f}")
-            print(line)
+                print(f"        {name:<12} sim {similarity(plain_text(md), truth_plain):.3f}"
+                      f"  headings {recall(headings(md), want_heads):.2f}  code {code_recall(md, want_code):.2f}"
+                      f"  cells {recall(table_cells(md), want_cells):.2f}")
         if any(k in e.get("kinds", []) for k in ("scanned", "ocr")) or "scan" in e["file"]:
             print(f"      text: {norm(text)[:160]!r}")
 

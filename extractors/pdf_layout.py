@@ -177,9 +177,14 @@ def merge_row_fragments(lines: list[Line], max_gap_em: float = 1.2) -> list[Line
             overlap = min(p.y1, ln.y1) - max(p.y0, ln.y0)
             em = max(p.size, ln.size, 1.0)
             if (overlap >= 0.6 * min(p.h, ln.h) and -1.0 <= ln.x0 - p.x1 <= max_gap_em * em
-                    and abs(p.size - ln.size) <= 0.1 * em and not (p.mono or ln.mono or p.is_table or ln.is_table)):
+                    and abs(p.size - ln.size) <= 0.1 * em and p.mono == ln.mono and not (p.is_table or ln.is_table)):
+                raw = ""
+                if p.mono:  # code: as many spaces as the gap is wide, in the font's character width
+                    pr = p.raw or p.text
+                    cw = (p.x1 - p.x0) / max(len(pr), 1)
+                    raw = pr + " " * max(1, round((ln.x0 - p.x1) / cw)) + (ln.raw or ln.text).lstrip(" ")
                 out[-1] = Line(p.x0, min(p.y0, ln.y0), ln.x1, max(p.y1, ln.y1), f"{p.text} {ln.text}",
-                               p.size, p.fonts + ln.fonts, bold=p.bold and ln.bold)
+                               p.size, p.fonts + ln.fonts, bold=p.bold and ln.bold, mono=p.mono, raw=raw)
                 continue
         out.append(ln)
     return out

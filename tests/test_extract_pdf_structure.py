@@ -105,3 +105,21 @@ def test_bullet_set_apart_from_its_text_is_one_item():
     text, _ = _extract(doc.tobytes(), min_chars=1)
     assert text.split("\n\n") == ["- first point of the list", "- second point of the list",
                                   "A closing sentence after the list ends here."]
+
+
+def test_code_set_word_by_word_keeps_its_spacing_and_indentation():
+    """LaTeX listings places each token itself (no space glyphs): PyMuPDF returns the tokens of
+    a row as separate lines; the block must read as the program, indented by position."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 80), "A short program follows in the listing below, for the reader.", fontsize=10)
+    cw = pymupdf.get_text_length("x", "cour", 9)
+    rows = [[(0, "function"), (9, "add(a,"), (16, "b)"), (19, "{")], [(4, "return"), (11, "a"), (13, "+"), (15, "b;")],
+            [(0, "}")]]
+    y = 110
+    for row in rows:
+        for col, tok in row:
+            page.insert_text((72 + col * cw, y), tok, fontsize=9, fontname="cour")
+        y += 11
+    text, _ = _extract(doc.tobytes(), min_chars=1)
+    assert "```\nfunction add(a, b) {\n    return a + b;\n}\n```" in text

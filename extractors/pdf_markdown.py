@@ -3,7 +3,8 @@ paragraphs, with end-of-line hyphenation repaired.
 
 The structure comes from the type: a line set larger than the body text (the most common
 size of the document) is a heading, its level the rank of its size among heading sizes; a
-whole bold line at body size is the level below. Lines set in a monospaced font form a
+whole bold line at body size is the level below, unless other bold lines share its row (the
+header row of a table without rules). Lines set in a monospaced font form a
 fenced code block, their line breaks and indentation kept. A line that starts with a bullet
 or an enumerator starts a list item. Formula-shaped lines stay on their own lines, in order.
 
@@ -50,6 +51,8 @@ class Style:
     levels: dict[float, int] = field(default_factory=dict)  # heading size (0.5 pt steps) → level
     bold_level: int = 0  # level of whole-bold lines at body size; 0: none
     vocab: set[str] = field(default_factory=set)  # lower-case words not cut by a line-end hyphen
+    in_bold_rows: set[int] = field(default_factory=set)  # ids of bold lines sharing their row with another
+
 
     @classmethod
     def from_pages(cls, pages: list[list[Line]]) -> "Style":
@@ -64,10 +67,16 @@ class Style:
                 if ln.text.endswith(("-", "\u2010")) and ws:
                     ws = ws[:-1]
                 vocab.update(w.lower() for w in ws[1:])  # the first word may be a hyphenation tail
+        rows: set[int] = set()
+        for lines in pages:
+            bold = [ln for ln in lines if ln.bold and not ln.is_table]
+            for a in bold:
+                if any(b is not a and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5 * min(a.h, b.h) for b in bold):
+                    rows.add(id(a))
         if not sizes:
-            return cls(vocab=vocab)
+            return cls(vocab=vocab, in_bold_rows=rows)
         body = sizes.most_common(1)[0][0]
-        style = cls(body=body, vocab=vocab)
+        style = cls(body=body, vocab=vocab, in_bold_rows=rows)
         heads = sorted({round(ln.size * 2) / 2 for lines in pages for ln in lines if style._heading_shape(ln)
                         and ln.size >= 1.15 * body}, reverse=True)
         style.levels = {s: min(i + 1, 5) for i, s in enumerate(heads)}
@@ -84,7 +93,8 @@ class Style:
         if not self.body or not self._heading_shape(ln):
             return 0
         level = self.levels.get(round(ln.size * 2) / 2, 0) if ln.size >= 1.15 * self.body else 0
-        if not level and ln.bold and abs(ln.size - self.body) <= 0.15 * self.body and not ln.text.endswith("."):
+        if (not level and ln.bold and abs(ln.size - self.body) <= 0.15 * self.body and not ln.text.endswith(".")
+                and id(ln) not in self.in_bold_rows):  # bold cells side by side: a table's header row
             level = self.bold_level
         return level
 

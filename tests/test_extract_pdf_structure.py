@@ -123,3 +123,20 @@ def test_code_set_word_by_word_keeps_its_spacing_and_indentation():
         y += 11
     text, _ = _extract(doc.tobytes(), min_chars=1)
     assert "```\nfunction add(a, b) {\n    return a + b;\n}\n```" in text
+
+
+def test_bold_cells_side_by_side_are_no_headings():
+    """A bold line alone on its row is a heading; bold cells sharing a row (the header of a
+    table without rules) are not."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    body = "Body text of the page, set in the regular face at the body size of ten points here."
+    page.insert_text((72, 80), "Results Overview", fontsize=10, fontname="hebo")
+    for i in range(4):
+        page.insert_text((72, 100 + 13 * i), body, fontsize=10)
+    for x, cell in ((72, "Country"), (200, "Population"), (330, "Capital")):
+        page.insert_text((x, 170), cell, fontsize=10, fontname="hebo")
+        page.insert_text((x, 184), "value", fontsize=10)
+    text, _ = _extract(doc.tobytes(), min_chars=1)
+    assert text.startswith("# Results Overview\n\n")
+    assert not re.search(r"(?m)^#+ (Country|Population|Capital)", text)

@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test clean browser bubblewrap
+.PHONY: venv demo test clean browser bubblewrap tesseract
 
 venv: $(STAMP)
 
@@ -38,7 +38,14 @@ bubblewrap:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null) \
 	  || echo "bubblewrap not installed: the code sandbox tests will be skipped and code cannot be verified"; }
 
-test: venv browser bubblewrap
+# Scanned PDF pages are OCRed by Tesseract (CPU); install it and its English data when apt can (CI
+# runs as root), else the OCR tests are skipped and scanned pages count as extract:pdf:ocr_unavailable.
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tesseract-ocr tesseract-ocr-eng >/dev/null) \
+	  || echo "tesseract not installed: the OCR tests will be skipped and scanned PDF pages cannot be read"; }
+
+test: venv browser bubblewrap tesseract
 	$(PY) -m pytest -q
 
 clean:

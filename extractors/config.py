@@ -81,8 +81,8 @@ class PDFConfig(Section):
     )
     nougat_checkpoint: str | None = Field(
         None,
-        description="Local directory of a Nougat checkpoint (transformers format). None: routed pages keep "
-        "their text layer and are counted as extract:pdf:ocr_unavailable.",
+        description="Local directory of a Nougat checkpoint (transformers format). Scanned and math-heavy "
+        "pages go to it first. None: scanned pages go to Tesseract, math-heavy pages keep their text layer.",
     )
     nougat_device: str = Field(
         "auto", description="torch device for Nougat: auto (cuda when present, else cpu), cpu, cuda, cuda:1, …"
@@ -93,6 +93,40 @@ class PDFConfig(Section):
     nougat_batch_size: int = Field(4, gt=0, description="Pages per Nougat forward pass.")
     nougat_max_new_tokens: int = Field(
         3584, gt=0, description="Longest Nougat output per page, in tokens (Nougat's own limit is 3584)."
+    )
+    nougat_repetition_chars: int = Field(
+        60, gt=0,
+        description="Nougat output whose tail repeats one unit 3+ times over at least this many characters is a "
+        "decoding loop: the page is rejected by Nougat (reason nougat:repetition) and goes to the next engine.",
+    )
+    tesseract: bool = Field(
+        True,
+        description="OCR scanned pages with Tesseract (CPU) when Nougat is not configured or rejected the page. "
+        "Needs the tesseract program with its language data and pytesseract; without them (and without "
+        "Nougat) a scanned page is counted as extract:pdf:ocr_unavailable.",
+    )
+    tesseract_lang: str = Field(
+        "eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages, '+'-joined (eng, eng+deu); each needs Debian's tesseract-ocr-<lang>.",
+    )
+    tesseract_dpi: int = Field(300, ge=72, le=600, description="Resolution pages are rendered at for Tesseract.")
+    tesseract_max_megapixels: float = Field(
+        50.0, gt=0, description="A page rendered larger than this is rendered at a lower DPI (posters, A0 plans)."
+    )
+    tesseract_psm: int = Field(
+        3, ge=0, le=13, description="Tesseract page segmentation mode (3: automatic layout, columns included)."
+    )
+    tesseract_min_confidence: float = Field(
+        60.0, ge=0, le=100,
+        description="Tesseract output whose mean word confidence (0-100, character-weighted) is below this is "
+        "rejected (reason tesseract:low_confidence): the page keeps its (near-empty) text layer, never garbage.",
+    )
+    tesseract_threads: int = Field(
+        1, ge=1,
+        description="OpenMP threads per Tesseract run (OMP_THREAD_LIMIT). 1: workers already use one core each.",
+    )
+    tesseract_timeout_s: float = Field(
+        60.0, gt=0, description="Longest Tesseract run on one page; a slower page counts as OCR failed."
     )
 
 
@@ -108,7 +142,10 @@ class ExtractConfig(Section):
         "blow-up costs one document (extract:timeout / extract:crashed / extract:out_of_memory).",
     )
     max_memory_mb: int | None = Field(
-        8192, gt=0, description="Address-space cap of the extraction child process; None: no cap."
+        8192, gt=0,
+        description="Memory cap of the extraction child process, MB; None: no cap. An address-space limit "
+        "(RLIMIT_AS), or a resident-memory watchdog when Nougat may run on a GPU (CUDA cannot start under "
+        "RLIMIT_AS). Over it: extract:out_of_memory.",
     )
     max_output_chars: int = Field(
         2_000_000, gt=0, description="Extracted text longer than this is rejected as extract:too_large."

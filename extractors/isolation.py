@@ -5,8 +5,13 @@ crash a native parser. ``IsolatedExtractors`` keeps one long-lived child process
 with ``spawn``: forking a Beam worker with live threads is unsafe) that builds the extractors
 once and answers one record at a time. A record that takes longer than the limit kills the
 child and becomes ``extract:timeout``; a child that dies becomes ``extract:crashed``; a
-``MemoryError`` under the child's address-space cap becomes ``extract:out_of_memory``. The
-next record starts a fresh child.
+child over its memory cap becomes ``extract:out_of_memory``. The next record starts a fresh
+child.
+
+The memory cap is an address-space limit (``RLIMIT_AS``: an allocation over it raises
+``MemoryError``) unless a GPU OCR engine may load in the child: CUDA reserves far more address
+space than it uses and fails to initialise under any practical ``RLIMIT_AS``, so then a
+watchdog thread checks the child's resident memory instead and ends it with ``OOM_EXIT``.
 
 Ctrl-C reaches every process of the terminal's process group; the children ignore SIGINT so
 that only the parent reacts (and stops them), instead of each printing a traceback. A child
@@ -19,6 +24,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from multiprocessing import resource_tracker
 from typing import Any
 
@@ -26,6 +32,46 @@ from curate.errors import Reject
 from curate.extractors.config import ExtractConfig
 
 STARTUP_GRACE_S = 60.0  # extra time for a new child's first record: imports and model loading
+OOM_EXIT = 86  # exit status of a child the resident-memory watchdog ended
+WATCH_INTERVAL_S = 0.2  # how often the watchdog reads the child's resident memory
+
+
+def gpu_engine_configured(cfg: ExtractConfig) -> bool:
+    """Whether the child may load a model onto a GPU (Nougat on a device other than cpu)."""
+    pdf = cfg.pdf
+    return bool(pdf.ocr_routing and pdf.nougat_checkpoint and pdf.nougat_device != "cpu")
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _watch_resident(limit: int) -> None:
+    """A daemon thread that ends this process (``OOM_EXIT``) once its resident memory passes ``limit``."""
+
+    def watch() -> None:
+        while True:
+            if _resident_bytes() > limit:
+                os._exit(OOM_EXIT)
+            time.sleep(WATCH_INTERVAL_S)
+
+    threading.Thread(target=watch, daemon=True, name="curate-rss-watchdog").start()
+
+
+def apply_memory_cap(cfg: ExtractConfig) -> str | None:
+    """Cap this process's memory at ``cfg.max_memory_mb``: ``"address_space"`` (RLIMIT_AS) or
+    ``"resident"`` (the watchdog, when a GPU engine is configured); None when uncapped."""
+    import resource
+
+    if not cfg.max_memory_mb:
+        return None
+    limit = cfg.max_memory_mb * 1024 * 1024
+    if gpu_engine_configured(cfg):
+        _watch_resident(limit)
+        return "resident"
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return "address_space"
 
 
 def _exit_with_parent() -> None:
@@ -36,15 +82,11 @@ def _exit_with_parent() -> None:
 
 
 def _child(conn, cfg: ExtractConfig) -> None:
-    import resource
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent()
     from curate.extractors.dispatch import Extractors, extract_record
 
-    if cfg.max_memory_mb:
-        limit = cfg.max_memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    apply_memory_cap(cfg)
     extractors = Extractors(cfg)
     try:
         while True:
@@ -119,8 +161,13 @@ class IsolatedExtractors:
                 raise Reject("extract:timeout", f"over {self.cfg.timeout_s:g} s")
             msg = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
-            code = self._proc.exitcode if self._proc is not None else None
+            code = None
+            if self._proc is not None:
+                self._proc.join(5)
+                code = self._proc.exitcode
             self._kill()
+            if code == OOM_EXIT:
+                raise Reject("extract:out_of_memory", f"resident memory over {self.cfg.max_memory_mb} MB") from None
             raise Reject("extract:crashed", f"extractor process died (exit code {code})") from None
         self._started = True
         if msg[0] == "ok":

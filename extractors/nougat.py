@@ -77,7 +77,8 @@ class NougatOCR:
     # ------------------------------------------------------------------ inference
 
     def run_batch(self, page_numbers: list[int], images: list[Any]) -> list[str]:
-        """One forward pass over a batch of rendered pages; Markdown per page."""
+        """One forward pass over a batch of rendered pages; the raw decoded text per page (the
+        caller checks it for loops and emptiness before ``postprocess``)."""
         import torch
 
         self.calls += 1
@@ -94,8 +95,7 @@ class NougatOCR:
                 num_beams=1,
                 bad_words_ids=bad,
             )
-        texts = tok.batch_decode(out, skip_special_tokens=True)
-        return [self.postprocess(t) for t in texts]
+        return tok.batch_decode(out, skip_special_tokens=True)
 
     @staticmethod
     def postprocess(text: str) -> str:
@@ -110,7 +110,8 @@ class NougatOCR:
         return to_project_markdown(text)
 
     def ocr_pages(self, doc, page_numbers: Iterable[int]) -> dict[int, str]:
-        """OCR the given 0-based pages of an open PyMuPDF document, ``batch_size`` at a time."""
+        """OCR the given 0-based pages of an open PyMuPDF document, ``batch_size`` at a time;
+        raw decoded text per page."""
         numbers = list(page_numbers)
         out: dict[int, str] = {}
         for i in range(0, len(numbers), self.batch_size):

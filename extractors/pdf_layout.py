@@ -1,4 +1,4 @@
-"""Text-layer layout for PDF pages: lines, reading order, running headers/footers, paragraphs.
+"""Text-layer layout for PDF pages: lines, tables, reading order, running headers/footers.
 
 Plain geometry over PyMuPDF's ``get_text("dict")`` output, so every rule is testable without
 a model. Reading order: lines are grouped into horizontal *strips* (lines whose heights
@@ -7,7 +7,7 @@ band is read column by column, each column recursively the same way. A full-widt
 title, a caption) shares no gutter with its neighbours, so it ends the band and the columns
 above it are read before the text below it. Whether a line is a displayed formula (math
 fonts, or a relation between symbols) is a property of the line, so it lives here too: the
-paragraph rules and the page routing (``pdf_routing``) both use it.
+Markdown blocks (``pdf_markdown``) and the page routing (``pdf_routing``) both use it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pymupdf
 # Ligatures expanded, whitespace kept, text outside the media box dropped, no images (faster).
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 
-_TERMINAL = tuple(".!?:;\u201d\"')]")
 _PAGE_NUMBER = re.compile(
     r"^\s*(?:[-\u2013\u2014]\s*)?(?:page\s+|p\.\s*)?(?:\d{1,4}|[ivxlcdm]{1,6})"
     r"(?:\s*(?:of|/)\s*\d{1,4})?(?:\s*[-\u2013\u2014])?\s*$",
@@ -36,6 +35,19 @@ MATH_FONT = re.compile(
     r"|SYMBOL|MT-?EXTRA|STMARY|WASY|ESINT|MSBM|TXSY|TXEX|PXSY|PXEX|TXMI|PXMI|MATHDESIGN|MDSY|MDEX)",
     re.IGNORECASE,
 )
+# Presentation-form ligatures that a font without a ToUnicode map leaves in the text.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st", "\u0132": "IJ", "\u0133": "ij"})
+
+
+def normalize_text(text: str) -> str:
+    """Ligature glyphs spelled out (ﬁ → fi), so words match however the font encoded them."""
+    return text.translate(_LIGATURES)
+
+
+BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demibold|-bd|cmbx|\.b$", re.IGNORECASE)
+MONO_FONT = re.compile(r"mono|courier|consol|menlo|cmtt|typewriter|inconsolata|lmmono|sfmono|beramono|txtt|pcrr",
+                       re.IGNORECASE)
 RELATIONS = set("=<>≤≥≈≡≠∈∉⊂⊆⊃⊇→←↔⇒⇔↦∼≃≅∝")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
@@ -52,6 +64,9 @@ class Line:
     size: float
     fonts: Counter = field(default_factory=Counter)  # font name (subset prefix removed) → characters
     is_table: bool = False
+    bold: bool = False  # most characters in a bold face
+    mono: bool = False  # most characters in a monospaced font
+    raw: str = ""  # the text with its leading spaces (code indentation); "" when the same as text
 
     @property
     def h(self) -> float:
@@ -92,25 +107,87 @@ def page_lines(page: pymupdf.Page) -> tuple[list[Line], int]:
             continue
         for ln in block.get("lines", ()):
             spans = ln.get("spans", ())
-            text = "".join(s.get("text", "") for s in spans)
+            text = normalize_text("".join(s.get("text", "") for s in spans))
             if not text.strip():
                 continue
             fonts: Counter = Counter()
             sizes: Counter = Counter()
+            bold = mono = 0
             for s in spans:
                 n = len(s.get("text", "").strip())
                 if n:
-                    fonts[base_font(s.get("font", ""))] += n
+                    font = base_font(s.get("font", ""))
+                    fonts[font] += n
                     sizes[round(s.get("size", 0.0), 1)] += n
+                    flags = s.get("flags", 0)
+                    bold += n * bool(flags & pymupdf.TEXT_FONT_BOLD or BOLD_FONT.search(font))
+                    mono += n * bool((flags & pymupdf.TEXT_FONT_MONOSPACED or MONO_FONT.search(font))
+                                     and not is_math_font(font))
             x0, y0, x1, y1 = ln["bbox"]
-            line = Line(x0, y0, x1, y1, text.strip(), sizes.most_common(1)[0][0] if sizes else 0.0, fonts)
+            n = sum(fonts.values())
+            line = Line(x0, y0, x1, y1, text.strip(), sizes.most_common(1)[0][0] if sizes else 0.0, fonts,
+                        bold=bold >= 0.8 * n, mono=mono >= 0.8 * n, raw=text.rstrip() if mono >= 0.8 * n else "")
             dx, dy = ln.get("dir", (1.0, 0.0))
             (straight if abs(dy) < 0.2 and dx > 0 else rotated).append(line)
+    straight = merge_row_fragments(attach_markers(straight))
     rot_chars = sum(len(r.text) for r in rotated)
     if rot_chars > sum(len(s.text) for s in straight):
         # a rotated page (landscape table): keep everything, ordered top-down
         return straight + rotated, 0
     return straight, rot_chars
+
+
+_MARKER = re.compile(r"^(?:[\u2022\u25e6\u25aa\u25cf\u25a0\u25a1\u2023\u2043\u2219\u00b7\u2013\u2014*-]|\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)])$")
+
+
+def attach_markers(lines: list[Line]) -> list[Line]:
+    """A list bullet or enumerator that PyMuPDF returns as a line of its own (set apart from
+    its item by a tab stop) is joined to the line right of it on the same row, so that the
+    gap between them is not taken for a column gutter."""
+    markers = [i for i, ln in enumerate(lines) if _MARKER.match(ln.text)]
+    if not markers:
+        return lines
+    drop = set()
+    for i in markers:
+        m = lines[i]
+        cy = (m.y0 + m.y1) / 2
+        right = [
+            j for j, ln in enumerate(lines)
+            if j != i and j not in drop and ln.y0 <= cy <= ln.y1 and 0 <= ln.x0 - m.x1 <= 4 * max(m.size, ln.size, 1.0)
+        ]
+        if not right:
+            continue
+        j = min(right, key=lambda j: lines[j].x0)
+        ln = lines[j]
+        lines[j] = Line(m.x0, min(m.y0, ln.y0), ln.x1, max(m.y1, ln.y1), f"{m.text} {ln.text}", ln.size,
+                        ln.fonts + m.fonts, bold=ln.bold, mono=ln.mono, raw=ln.raw)
+        drop.add(i)
+    return [ln for i, ln in enumerate(lines) if i not in drop]
+
+
+def merge_row_fragments(lines: list[Line], max_gap_em: float = 1.2) -> list[Line]:
+    """Pieces of one typeset line that PyMuPDF returns as separate lines (a section number
+    and its title, "Table" and "1." of a caption) are joined when they sit on the same row,
+    in the same size, less than ``max_gap_em`` apart: a column gutter is wider. Returns the
+    lines top to bottom, left to right."""
+    out: list[Line] = []
+    for ln in _rows(lines):
+        if out:
+            p = out[-1]
+            overlap = min(p.y1, ln.y1) - max(p.y0, ln.y0)
+            em = max(p.size, ln.size, 1.0)
+            if (overlap >= 0.6 * min(p.h, ln.h) and -1.0 <= ln.x0 - p.x1 <= max_gap_em * em
+                    and abs(p.size - ln.size) <= 0.1 * em and p.mono == ln.mono and not (p.is_table or ln.is_table)):
+                raw = ""
+                if p.mono:  # code: as many spaces as the gap is wide, in the font's character width
+                    pr = p.raw or p.text
+                    cw = (p.x1 - p.x0) / max(len(pr), 1)
+                    raw = pr + " " * max(1, round((ln.x0 - p.x1) / cw)) + (ln.raw or ln.text).lstrip(" ")
+                out[-1] = Line(p.x0, min(p.y0, ln.y0), ln.x1, max(p.y1, ln.y1), f"{p.text} {ln.text}",
+                               p.size, p.fonts + ln.fonts, bold=p.bold and ln.bold, mono=p.mono, raw=raw)
+                continue
+        out.append(ln)
+    return out
 
 
 def page_tables(page: pymupdf.Page) -> list[tuple[pymupdf.Rect, str]]:
@@ -323,84 +400,4 @@ def reading_order(lines: list[Line], depth: int = 0) -> list[Segment]:
             continue
         for col in nonempty:
             out.extend(reading_order(col, depth + 1))
-    return out
-
-
-# ---------------------------------------------------------------- paragraphs
-
-
-def _join(a: str, b: str) -> str:
-    """Join two lines of one paragraph, undoing end-of-line hyphenation."""
-    if a.endswith("\u00ad"):
-        return a[:-1] + b
-    if len(a) >= 2 and a[-1] in "-\u2010" and a[-2].isalpha() and b[:1].islower():
-        last_word = a.rsplit(None, 1)[-1]
-        if "-" in last_word[:-1]:  # "state-of-the-" + "art": a real compound, keep the hyphen
-            return a + b
-        return a[:-1] + b
-    return a + " " + b
-
-
-def paragraphs(segments: list[Segment], gap_factor: float = 0.7) -> list[str]:
-    """Rebuild paragraphs from ordered segments: a new paragraph starts after a vertical gap
-    larger than ``gap_factor`` line heights, at a first-line indent, after a short line ending
-    a sentence, and at a table; a paragraph that runs on from one column into the next
-    (no sentence end, lower-case continuation) is kept whole."""
-    paras: list[str] = []
-    cur: str | None = None
-    prev: Line | None = None
-    prev_seg: Segment | None = None
-    for seg in segments:
-        width = seg.x1 - seg.x0
-        for ln in seg.lines:
-            if ln.is_table:
-                if cur:
-                    paras.append(cur)
-                paras.append(ln.text)
-                cur, prev, prev_seg = None, None, seg
-                continue
-            new = cur is None
-            if not new and prev is not None:
-                em = max(prev.size, ln.size, 1.0)
-                same_row = abs((ln.y0 + ln.y1) - (prev.y0 + prev.y1)) < 0.5 * min(ln.h, prev.h)
-                if same_row and ln.x0 >= prev.x1 - 1:
-                    new = False  # formula and its number, or a line PyMuPDF split in two
-                elif ln.y0 < prev.y0 - 0.5 * prev.h or ln.x0 > prev.x1:
-                    # jumped up or right: next column; continue only a sentence cut mid-way
-                    new = cur.endswith(_TERMINAL) or not ln.text[:1].islower()
-                else:
-                    gap = ln.y0 - prev.y1
-                    short = prev.x1 < (prev_seg.x1 if prev_seg else seg.x1) - 2.5 * em and width > 20 * em
-                    indent = ln.x0 > prev.x0 + 0.8 * em and ln.x0 - seg.x0 > 0.8 * em
-                    new = (
-                        gap > gap_factor * max(prev.h, ln.h)
-                        or (short and cur.endswith(_TERMINAL))
-                        or (indent and cur.endswith(_TERMINAL))
-                        or abs(ln.size - prev.size) > 0.25 * em
-                        or is_formula_line(ln) != is_formula_line(prev)
-                        or (is_formula_line(ln) and indent)
-                    )
-            if new:
-                if cur:
-                    paras.append(cur)
-                cur = ln.text
-            else:
-                cur = _join(cur, ln.text)
-            prev, prev_seg = ln, seg
-    if cur:
-        paras.append(cur)
-    return paras
-
-
-def join_pages(page_texts: list[str]) -> str:
-    """Join page texts, continuing a paragraph cut by a page break."""
-    out = ""
-    for t in page_texts:
-        t = t.strip()
-        if not t:
-            continue
-        if out and not out.endswith(_TERMINAL) and t[:1].islower() and not out.endswith("|"):
-            out = _join(out, t)
-        else:
-            out = f"{out}\n\n{t}" if out else t
     return out

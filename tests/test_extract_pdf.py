@@ -7,7 +7,7 @@ import pymupdf
 import pytest
 
 from curate.errors import Reject
-from curate.extractors import pdf_layout as layout
+from curate.extractors import pdf_markdown as markdown
 from curate.extractors.config import PDFConfig
 from curate.extractors.pdf import PDFExtractor
 from curate.testing.pdf_docs import make
@@ -79,9 +79,9 @@ def test_running_headers_footers_and_page_numbers_removed():
 
 
 def test_hyphenation_joined_and_compounds_kept():
-    assert layout._join("the exam-", "ple shows") == "the example shows"
-    assert layout._join("state-of-the-", "art results") == "state-of-the-art results"
-    assert layout._join("see Figure", "3 below") == "see Figure 3 below"
+    assert markdown.join("the exam-", "ple shows") == "the example shows"
+    assert markdown.join("state-of-the-", "art results") == "state-of-the-art results"
+    assert markdown.join("see Figure", "3 below") == "see Figure 3 below"
     g = make("one_column", seed=4, pages=2)
     text, _ = _extract(g.data)
     # the generator hyphenates long words at line ends; none may survive as "xxx- yyy" or "xxx-yyy"
@@ -120,22 +120,22 @@ def test_table_kept_as_markdown():
 # ------------------------------------------------------------------ routing
 
 
-def test_formula_pages_routed_with_reason_and_counted_without_checkpoint():
+def test_formula_pages_routed_with_reason_and_keep_text_layer_without_checkpoint():
     g = make("formulas", seed=1, pages=2)
     text, meta = _extract(g.data)
-    assert [p["route"] for p in meta["pages"]] == ["ocr"] * g.pages
+    assert [p["route"] for p in meta["pages"]] == ["text"] * g.pages
     assert {p["reason"] for p in meta["pages"]} <= {"math_fonts", "formula_lines", "symbol_density"}
     assert meta["pages"][0]["math_font_ratio"] > 0.1
-    assert all(p["ocr"] == "unavailable" for p in meta["pages"])
-    assert meta["ocr_unavailable_pages"] == g.pages and meta["ocr_pages"] == 0
-    assert _sim(text, g.truth) > 0.95  # fell back to the text layer
+    assert all(p["ocr"] == "not_configured" for p in meta["pages"])
+    assert meta["ocr_unavailable_pages"] == 0 and meta["ocr_pages"] == 0
+    assert _sim(text, g.truth) > 0.95  # the text layer
 
 
-def test_scanned_page_routed_and_text_page_kept():
+def test_scanned_page_routed_and_counted_when_no_engine():
     g = make("scanned", seed=1)
-    text, meta = _extract(g.data)
+    text, meta = _extract(g.data, tesseract=False)
     p1, p2 = meta["pages"]
-    assert (p1["route"], p1["reason"]) == ("ocr", "scanned")
+    assert (p1["route"], p1["reason"], p1["ocr"]) == ("text", "scanned", "unavailable")
     assert p1["image_coverage"] > 0.9 and p1["chars"] == 0
     assert (p2["route"], p2["reason"]) == ("text", "text_layer")
     assert meta["ocr_unavailable_pages"] == 1
@@ -155,7 +155,7 @@ def test_scanned_only_document_without_ocr_is_rejected_as_ocr_unavailable():
     doc = pymupdf.open()
     page = doc.new_page()
     page.insert_image(page.rect, pixmap=s[0].get_pixmap(dpi=72))
-    assert _reason(doc.tobytes()) == "extract:pdf:ocr_unavailable"
+    assert _reason(doc.tobytes(), tesseract=False) == "extract:pdf:ocr_unavailable"
 
 
 # ------------------------------------------------------------------ bad input

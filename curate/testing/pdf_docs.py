@@ -10,6 +10,7 @@ in a LaTeX paper; a scanned page is an image of a rendered page with no text lay
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -54,8 +55,8 @@ class GeneratedPDF:
 class _Setter:
     """Sets paragraphs into columns of pages with its own line breaking and hyphenation."""
 
-    def __init__(self, doc, columns=1, fontsize=10.0, header=None, footer=True, width=595, height=842):
-        self.doc, self.columns, self.fs = doc, columns, fontsize
+    def __init__(self, doc, columns=1, fontsize=10.0, header=None, footer=True, width=595, height=842, font="helv"):
+        self.doc, self.columns, self.fs, self.font = doc, columns, fontsize, font
         self.header, self.footer = header, footer
         self.w, self.h = width, height
         self.margin, self.gutter = 60.0, 24.0
@@ -94,15 +95,15 @@ class _Setter:
         self.y += fontsize * 2.2
         self.top = self.y
 
-    def paragraph(self, text: str, hyphenate: bool = True):
-        width = self.col_width
+    def break_lines(self, text: str, width: float, hyphenate: bool = True) -> list[str]:
+        """Greedy line breaking at ``width``; long words are hyphenated at a line end."""
         words = text.split()
         line: list[str] = []
         lines = []
         i = 0
         while i < len(words):
             cand = " ".join(line + [words[i]])
-            if pymupdf.get_text_length(cand, "helv", self.fs) <= width:
+            if pymupdf.get_text_length(cand, self.font, self.fs) <= width:
                 line.append(words[i])
                 i += 1
                 continue
@@ -110,7 +111,7 @@ class _Setter:
             if hyphenate and len(w) >= 8 and line:
                 for cut in range(len(w) - 3, 2, -1):
                     head = " ".join(line + [w[:cut] + "-"])
-                    if pymupdf.get_text_length(head, "helv", self.fs) <= width:
+                    if pymupdf.get_text_length(head, self.font, self.fs) <= width:
                         lines.append(head)
                         words[i] = w[cut:]
                         line = []
@@ -126,12 +127,66 @@ class _Setter:
             line = []
         if line:
             lines.append(" ".join(line))
+        return lines
+
+    def paragraph(self, text: str, hyphenate: bool = True):
+        lines = self.break_lines(text, self.col_width, hyphenate)
         for ln in lines:
             self._advance(self.leading)
             x = self.margin + self.col * (self.col_width + self.gutter)
-            self.page.insert_text((x, self.y), ln, fontsize=self.fs, fontname="helv")
+            self.page.insert_text((x, self.y), ln, fontsize=self.fs, fontname=self.font)
             self.y += self.leading
         self.y += self.leading * 0.9  # paragraph gap
+
+    @property
+    def x(self) -> float:
+        return self.margin + self.col * (self.col_width + self.gutter)
+
+    def set_lines(self, lines: list[str], font: str | None = None, fontsize: float | None = None,
+                  indent: float = 0.0, hanging: float = 0.0, gap: float = 0.9):
+        """Lines set as given (no line breaking): the first at ``indent``, the rest at ``indent +
+        hanging``; then a gap of ``gap`` leadings."""
+        fs = fontsize or self.fs
+        lead = fs * 1.3
+        for i, ln in enumerate(lines):
+            self._advance(lead)
+            self.page.insert_text((self.x + indent + (hanging if i else 0), self.y), ln, fontsize=fs,
+                                  fontname=font or self.font)
+            self.y += lead
+        self.y += lead * gap
+
+    def heading(self, text: str, fontsize: float, font: str = "hebo"):
+        self._advance(fontsize * 4)  # never the last line of a column
+        self.y += fontsize * 0.6
+        self.set_lines([text], font=font, fontsize=fontsize, gap=0.4)
+
+    def code(self, lines: list[str], fontsize: float = 8.5):
+        """Monospaced lines; leading spaces are set as space glyphs, as a listing package does."""
+        self._advance(fontsize * 1.3 * min(len(lines), 6))
+        self.set_lines(lines, font="cour", fontsize=fontsize)
+
+    def bullets(self, items: list[str]):
+        """List items: a bullet, then the item's lines at a hanging indent."""
+        for item in items:
+            lines = self.break_lines(item, self.col_width - 18, hyphenate=False)
+            self._advance(self.leading * len(lines))
+            self.page.insert_text((self.x + 6, self.y), "\u2022", fontsize=self.fs, fontname=self.font)
+            self.set_lines(lines, indent=18, gap=0.2)
+        self.y += self.leading * 0.6
+
+    def table(self, rows: list[list[str]]):
+        """A ruled table across the column, the first row as header."""
+        rh = self.fs * 2.0
+        self._advance(rh * len(rows) + self.leading)
+        cw = self.col_width / len(rows[0])
+        top = self.y
+        for r, row in enumerate(rows):
+            for c, cell in enumerate(row):
+                x0 = self.x + c * cw
+                self.page.draw_rect(pymupdf.Rect(x0, top + r * rh, x0 + cw, top + (r + 1) * rh), width=0.6)
+                self.page.insert_text((x0 + 3, top + r * rh + rh * 0.68), cell, fontsize=self.fs - 1,
+                                      fontname="hebo" if r == 0 else self.font)
+        self.y = top + len(rows) * rh + self.leading * 1.5
 
     def formula(self, text: str):
         self._advance(self.leading * 2)
@@ -149,6 +204,96 @@ def _rename_math_font(doc) -> None:
             if xref not in seen and basefont == "Times-Italic":
                 doc.xref_set_key(xref, "BaseFont", "/CMMI10")
                 seen.add(xref)
+
+
+CODE = [
+    ["def mean(xs):", "    total = 0", "    for x in xs:", "        total += x", "    return total / len(xs)"],
+    ["for (int i = 0; i < n; i++) {", "    sum += a[i] * b[i];", "}"],
+    ["$ curate run stage2 --config my.yaml", "$ curate report out/stage2"],
+]
+
+
+@dataclass
+class Structured:
+    """The Markdown a perfect extractor writes for a ``structured`` PDF, and its parts."""
+
+    markdown: str
+    headings: list[str]
+    code_blocks: list[str]
+    table_cells: list[str]
+
+
+def structured(seed: int = 0, columns: int = 1, sections: int = 3) -> tuple[GeneratedPDF, Structured]:
+    """A paper with a title, numbered sections and bold subsections, paragraphs, a bulleted
+    list, code listings in a monospaced font, a ruled table, formula lines and a hyphenation
+    trap (a line-break hyphen and an author's compound hyphen at line ends), in one or two
+    columns. ``GeneratedPDF.truth`` is the plain text in reading order; ``Structured`` the
+    Markdown and the headings, code blocks and table cells to recall."""
+    rng = random.Random(f"structured-{seed}-{columns}")
+    doc = pymupdf.open()
+    s = _Setter(doc, columns=columns, footer=True)
+    md: list[str] = []
+    heads: list[str] = []
+    codes: list[str] = []
+    cells: list[str] = []
+    title = "On the " + " ".join(rng.choice(WORDS) for _ in range(3)).title()
+    s.full_width(title, fontsize=16)
+    md.append("# " + title)
+    heads.append(title)
+    for sec in range(1, sections + 1):
+        h = f"{sec} " + rng.choice(WORDS).title() + " " + rng.choice(WORDS).title()
+        s.heading(h, 12.5)
+        md.append("## " + h)
+        heads.append(h)
+        p = paragraph_text(rng, 3)
+        s.paragraph(p)
+        md.append(p)
+        sub = f"{sec}.1 " + rng.choice(WORDS).title() + " " + rng.choice(WORDS)
+        s.heading(sub, s.fs)
+        md.append("### " + sub)
+        heads.append(sub)
+        if sec == 1:
+            s.set_lines(["Every value was auto-", "matically checked, and the automatically-",
+                         "detected errors were fixed by hand."])
+            md.append("Every value was automatically checked, and the automatically-detected errors were fixed by hand.")
+        items = [paragraph_text(rng, 1) for _ in range(3)]
+        s.bullets(items)
+        md.extend("- " + it for it in items)
+        code = CODE[(seed + sec) % len(CODE)]
+        s.code(code)
+        md.append("```\n" + "\n".join(code) + "\n```")
+        codes.append("\n".join(code))
+        p = paragraph_text(rng, 2)
+        s.paragraph(p)
+        md.append(p)
+        rows = [["Method", "Score", "Time"]] + [
+            [rng.choice(WORDS), f"{rng.uniform(0, 100):.1f}", f"{rng.randint(1, 99)} s"] for _ in range(3)
+        ]
+        s.table(rows)
+        table = ["| " + " | ".join(r) + " |" for r in rows]
+        md.append("\n".join(table[:1] + ["|" + "---|" * len(rows[0])] + table[1:]))
+        cells.extend(c for r in rows for c in r)
+        p = paragraph_text(rng, 3)
+        s.paragraph(p)
+        md.append(p)
+    plain = "\n\n".join(plain_text(b) for b in md)
+    g = GeneratedPDF(f"structured-{columns}col", doc.tobytes(garbage=3, deflate=True), plain, doc.page_count,
+                     ["structured"])
+    return g, Structured("\n\n".join(md), heads, codes, cells)
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown without its markup (heading marks, fences, list marks, table pipes and rules),
+    for comparing reading order whatever markup an extractor writes."""
+    out = []
+    for ln in markdown.splitlines():
+        t = ln.strip()
+        if t.startswith("```") or re.fullmatch(r"\|?\s*:?-{3,}.*", t):
+            continue
+        t = re.sub(r"^#{1,6}\s+|^[-*\u2022]\s+|^\d+\.\s+", "", t)
+        t = re.sub(r"\*\*|__|`", "", t).replace("|", " ")
+        out.append(t)
+    return "\n".join(out)
 
 
 def make(kind: str, seed: int = 0, pages: int = 2) -> GeneratedPDF:
@@ -208,3 +353,50 @@ def make(kind: str, seed: int = 0, pages: int = 2) -> GeneratedPDF:
         raise ValueError(kind)
     data = doc.tobytes(garbage=3, deflate=True)
     return GeneratedPDF(kind, data, "\n\n".join(truth), doc.page_count, [kind])
+
+
+def scanned(seed: int = 0, dpi: int = 300, font: str = "helv", skew: float = 0.0, paragraphs: int = 5,
+            fontsize: float = 11.0) -> GeneratedPDF:
+    """An image-only one-page PDF: known paragraphs set in ``font`` (helv, tiro, cour, …),
+    rasterised at ``dpi``, turned by ``skew`` degrees (as a scanner feeds a sheet slightly
+    askew), and placed as the page's only content. ``truth`` is the set text, hyphens joined."""
+    from PIL import Image
+
+    rng = random.Random(f"scanned-{seed}-{font}")
+    src = pymupdf.open()
+    s = _Setter(src, columns=1, footer=False, font=font, fontsize=fontsize)
+    truth = []
+    for _ in range(paragraphs):
+        p = paragraph_text(rng, sentences=3)
+        s.paragraph(p)
+        truth.append(p)
+    pix = src[0].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+    img = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    if skew:
+        img = img.rotate(skew, resample=Image.BICUBIC, expand=False, fillcolor=255)
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(page.rect, pixmap=pymupdf.Pixmap(pymupdf.csGRAY, img.width, img.height, img.tobytes(), False))
+    name = f"scanned-{font}-{dpi}dpi-skew{skew:g}"
+    return GeneratedPDF(name, doc.tobytes(garbage=3, deflate=True), "\n\n".join(truth), 1, ["scanned"])
+
+
+def char_error_rate(got: str, want: str) -> float:
+    """Levenshtein distance between the whitespace-normalised texts / length of ``want``."""
+    import numpy as np
+
+    a, b = " ".join(got.split()), " ".join(want.split())
+    if not b:
+        return float(bool(a))
+    aa = np.frombuffer(a.encode("utf-32-le"), dtype=np.uint32)
+    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    j = np.arange(len(bb) + 1)
+    prev = j.copy()
+    # one row per character of ``a``: substitution and deletion vectorised, insertion as a
+    # running minimum of (cur[j] - j) + j
+    for i in range(1, len(aa) + 1):
+        cur = np.empty_like(prev)
+        cur[0] = i
+        cur[1:] = np.minimum(prev[:-1] + (bb != aa[i - 1]), prev[1:] + 1)
+        prev = np.minimum.accumulate(cur - j) + j
+    return float(prev[-1]) / len(bb)

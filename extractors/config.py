@@ -21,6 +21,11 @@ class HTMLConfig(Section):
         True, description="Passed to trafilatura: keep the comment/answer sections of a page (its own default)."
     )
     include_tables: bool = Field(True, description="Keep tables, written as Markdown tables.")
+    emphasis: bool = Field(
+        False,
+        description="Write bold/italic as `**`/`*` markers. False (training text): plain words. True also makes "
+        "trafilatura select content in its formatting mode, which keeps slightly different text.",
+    )
 
 
 class PDFConfig(Section):

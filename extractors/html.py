@@ -5,7 +5,9 @@
 2. formulas (MathJax scripts and output, KaTeX, MathML, Wikipedia, LaTeXML, formula images,
    TeX delimiters in text) and code blocks (`<pre>`, highlighted tables) are swapped for
    tokens (`markup.prepare`);
-3. trafilatura picks the main content of that same tree and writes Markdown;
+3. trafilatura picks the main content of that same tree in its plain-text mode (its formatting
+   mode changes what it selects), and `markdown.MarkdownWriter` writes the selected tree as
+   Markdown for training (no escapes, no emphasis unless configured, no raw HTML);
 4. the tokens that survived come back as `$…$`, `$$…$$` and fenced code (`markup.restore`).
 """
 
@@ -18,6 +20,7 @@ import trafilatura
 
 from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
+from curate.extractors.markdown import MarkdownWriter
 from curate.extractors.markup import parse_html, prepare, restore
 from curate.io.charset import decode_page
 
@@ -71,12 +74,18 @@ class HTMLExtractor:
         tree = parse_html(html)
         title, lang_hint = _title(tree), _lang_hint(tree)
         prot = prepare(tree)
-        markdown = trafilatura.extract(
-            tree, url=uri, output_format="markdown", include_tables=self.cfg.include_tables,
-            include_formatting=True, include_comments=self.cfg.include_comments,
-            favor_recall=self.cfg.favor_recall, with_metadata=False, deduplicate=False,
+        doc = trafilatura.bare_extraction(
+            tree, url=uri, include_tables=self.cfg.include_tables, include_formatting=self.cfg.emphasis,
+            include_comments=self.cfg.include_comments, favor_recall=self.cfg.favor_recall,
+            with_metadata=False, deduplicate=False,
         )
-        if not markdown or not markdown.strip():
+        markdown = ""
+        if doc is not None and doc.body is not None:
+            writer = MarkdownWriter(self.cfg.emphasis, prot.is_display_token)
+            markdown = writer.write(doc.body)
+            if self.cfg.include_comments and doc.commentsbody is not None and len(doc.commentsbody):
+                markdown += "\n\n" + writer.write(doc.commentsbody)
+        if not markdown.strip():
             raise Reject("extract:html:empty", "no main content found")
         text, n_math, n_code = restore(markdown, prot)
         if not text:

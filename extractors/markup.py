@@ -86,6 +86,11 @@ class Protected:
             self.asciimath.add(len(self.math) - 1)
         return f"zqxm{len(self.math) - 1}q"
 
+    def is_display_token(self, text: str) -> bool:
+        """True when `text` is one display-formula token and nothing else."""
+        m = MATH_TOKEN.fullmatch(text.strip())
+        return bool(m) and int(m.group(1)) < len(self.math) and self.math[int(m.group(1))][1]
+
     def add_code(self, text: str, lang: str | None) -> tuple[str, str]:
         self.code.append((text, lang))
         n = len(self.code) - 1

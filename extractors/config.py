@@ -21,6 +21,14 @@ class HTMLConfig(Section):
         True, description="Passed to trafilatura: keep the comment/answer sections of a page (its own default)."
     )
     include_tables: bool = Field(True, description="Keep tables, written as Markdown tables.")
+    threads: bool = Field(
+        True,
+        description="Read a Q&A or forum page (two posts or more, named by its markup) as a thread: the "
+        "question and every answer or reply are main content, not only the block trafilatura picks.",
+    )
+    thread_comments: bool = Field(
+        True, description="With threads: keep the comments under each post (Stack Exchange style), after it."
+    )
     emphasis: bool = Field(
         False,
         description="Write bold/italic as `**`/`*` markers. False (training text): plain words. True also makes "

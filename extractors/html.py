@@ -7,7 +7,9 @@
    tokens (`markup.prepare`);
 3. trafilatura picks the main content of that same tree in its plain-text mode (its formatting
    mode changes what it selects), and `markdown.MarkdownWriter` writes the selected tree as
-   Markdown for training (no escapes, no emphasis unless configured, no raw HTML);
+   Markdown for training (no escapes, no emphasis unless configured, no raw HTML); a Q&A or
+   forum thread is first cut down to its title and posts (`threads.thread_page`), so every
+   answer is kept, not only the one trafilatura would pick;
 4. the tokens that survived come back as `$…$`, `$$…$$` and fenced code (`markup.restore`).
 """
 
@@ -22,6 +24,7 @@ from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
 from curate.extractors.markdown import MarkdownWriter
 from curate.extractors.markup import parse_html, prepare, restore
+from curate.extractors.threads import thread_page
 from curate.io.charset import decode_page
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
@@ -74,8 +77,9 @@ class HTMLExtractor:
         tree = parse_html(html)
         title, lang_hint = _title(tree), _lang_hint(tree)
         prot = prepare(tree)
+        thread = thread_page(tree, self.cfg.thread_comments) if self.cfg.threads else None
         doc = trafilatura.bare_extraction(
-            tree, url=uri, include_tables=self.cfg.include_tables, include_formatting=self.cfg.emphasis,
+            tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables, include_formatting=self.cfg.emphasis,
             include_comments=self.cfg.include_comments, favor_recall=self.cfg.favor_recall,
             with_metadata=False, deduplicate=False,
         )

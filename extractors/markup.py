@@ -13,13 +13,14 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import lxml.html
 from lxml import etree
 
 from curate.errors import Reject
 from curate.extractors.code import code_text, div_code, language_of, table_code
-from curate.extractors.math import clean_tex, find_tex, img_latex
+from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
 
 PARSER = lxml.html.HTMLParser(
@@ -149,14 +150,18 @@ def _katex_tex(el) -> str | None:
 def prepare(tree) -> Protected:
     """Swap every formula and code block in `tree` for tokens; returns what was swapped."""
     prot = Protected()
-    scripts_src = " ".join((s.get("src") or "") + " " + (s.text or "")[:2000] for s in tree.iter("script"))
+    scripts = [(s.get("src") or "") + " " + (s.text or "") for s in tree.iter("script")
+               if not (s.get("type") or "").lower().startswith("math/")]
+    scripts_src = " ".join(t[:2000] for t in scripts)
     single_dollar = bool(re.search(r"mathjax|katex|tex2jax|inlineMath|renderMathInElement", scripts_src, re.I))
     ascii_math = bool(re.search(r"ASCIIMath|asciimath|AMdisplay", scripts_src))
+    config = " ".join(t for t in scripts if _CONFIG_HINT.search(t))
+    delimiters = page_delimiters(config) if config else ()
 
     _open_headings(tree)
     _prepare_code(tree, prot)
     _prepare_math_elements(tree, prot)
-    _prepare_text(tree, prot, single_dollar, ascii_math)
+    _prepare_text(tree, prot, single_dollar, ascii_math, delimiters)
     _anchor_code(tree, prot)
     return prot
 
@@ -308,8 +313,16 @@ _X_MATH = etree.XPath("//math | //*[contains(name(),':math')]")
 _X_TEX_HOLDERS = etree.XPath(
     "//formula | //*[contains(name(),':formula')] | //*[contains(@class,'math') or contains(@class,'tex')]"
 )
-_X_TEXT_TEX = etree.XPath("//text()[contains(.,'$') or contains(.,'\\')]")
-_X_TEXT_TEX_ASCII = etree.XPath("//text()[contains(.,'$') or contains(.,'\\') or contains(.,'`')]")
+_CONFIG_HINT = re.compile(r"inlineMath|displayMath|renderMathInElement|delimiters")
+_TEXT_PROBES = ("$", "\\", "[tex]", "[itex]", "[math]", "[imath]", "[latex]")
+
+
+@lru_cache(maxsize=64)
+def _x_text(probes: tuple[str, ...]):
+    """XPath of the text nodes holding any of `probes` (chosen in C; only those reach Python)."""
+    def lit(p: str) -> str:
+        return f"'{p}'" if "'" not in p else f'"{p}"'
+    return etree.XPath("//text()[" + " or ".join(f"contains(.,{lit(p)})" for p in probes) + "]")
 
 
 def _prepare_math_elements(tree, prot: Protected) -> None:
@@ -415,11 +428,12 @@ def _unwrap_displaystyle(tex: str) -> str:
     return m.group(1).strip() if m else tex
 
 
-def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool) -> None:
+def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
+                  delimiters: tuple[tuple[str, str, bool], ...] = ()) -> None:
     """TeX delimiters (and AsciiMath backticks) in running text become tokens."""
 
     def swap(text: str) -> str:
-        found = find_tex(text, single_dollar)
+        found = find_tex(text, single_dollar, delimiters)
         if not found and not ascii_math:
             return text
         out, pos = [], 0
@@ -436,7 +450,8 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool) 
     def skipped(el) -> bool:
         return local_name(el) in _SKIP_TEXT or any(local_name(a) in _SKIP_TEXT for a in el.iterancestors())
 
-    for found in (_X_TEXT_TEX_ASCII if ascii_math else _X_TEXT_TEX)(tree):
+    probes = _TEXT_PROBES + tuple(sorted({a for a, _b, _d in delimiters if '"' not in a or "'" not in a}))
+    for found in _x_text(probes + (("`",) if ascii_math else ()))(tree):
         el = found.getparent()
         if el is None:
             continue

@@ -69,3 +69,93 @@ def test_headings_lists_quotes_tables(ex):
     assert "## Section two" in ps and "- first item\n- second_item" in ps and "1. step one\n2. step two" in ps
     assert "> quoted words stand here" in ps
     assert "| name | value |\n|---|---|\n| a\\|b | 1 |" in ps
+
+
+# Q&A and forum threads ----------------------------------------------------------------------
+
+def qa_page(n_answers: int = 2) -> str:
+    answers = "".join(
+        f"<div class='answer' id='answer-{i}'><div class='votecell'>{i + 3}</div>"
+        f"<div class='answercell'><div class='s-prose js-post-body'><p>Answer {i} says the bound is "
+        f"$n^{i}$ because every step keeps the invariant, which the reader can check by hand.</p></div>"
+        f"<ul class='comments-list'><li><span class='comment-copy'>Comment on answer {i}: $k_{i}$ works.</span>"
+        "</li></ul></div></div>" for i in range(1, n_answers + 1))
+    return (
+        "<html><head><title>Bound question</title>" + MATHJAX + "</head><body><nav><a href='/'>Home</a></nav>"
+        "<div id='mainbar'><h1>How large is the bound?</h1><div class='question' id='question'>"
+        "<div class='s-prose js-post-body'><p>Why is $a_1 + b$ bounded by the sum of the parts here? I tried "
+        "induction on the length of the sequence and got stuck at the second step.</p>"
+        "<pre><code>print(a_1)</code></pre></div>"
+        "<ul class='comments-list'><li><span class='comment-copy'>What have you tried so far?</span></li></ul>"
+        "</div><div id='answers'>" + answers + "</div></div>"
+        "<div id='sidebar'><div class='related'><a href='/q/2'>Another question about bounds</a></div></div>"
+        "</body></html>"
+    )
+
+
+MATHJAX = "<script src='https://cdn.example/mathjax/tex-chtml.js'></script>"
+
+
+def test_qa_thread_keeps_question_every_answer_and_comments(ex):
+    text, meta = ex.extract(qa_page().encode(), "https://qa.example/q/1", None)
+    assert paragraphs(text) == [
+        "# How large is the bound?",
+        "Why is $a_1 + b$ bounded by the sum of the parts here? I tried induction on the length of the sequence "
+        "and got stuck at the second step.",
+        "```\nprint(a_1)\n```",
+        "What have you tried so far?",
+        "Answer 1 says the bound is $n^1$ because every step keeps the invariant, which the reader can check by hand.",
+        "Comment on answer 1: $k_1$ works.",
+        "Answer 2 says the bound is $n^2$ because every step keeps the invariant, which the reader can check by hand.",
+        "Comment on answer 2: $k_2$ works.",
+    ]
+
+
+def test_qa_thread_comments_configurable(ex):
+    text, _ = HTMLExtractor(HTMLConfig(thread_comments=False)).extract(qa_page().encode(), "u", None)
+    assert "Answer 2 says" in text and "Comment on answer" not in text and "What have you tried" not in text
+
+
+def test_forum_posts_in_table_cells(ex):
+    posts = "".join(
+        f"<table class='tborder' id='post{i}'><tr><td class='alt2'>user{i}<br>Junior Member</td>"
+        f"<td class='alt1'><div id='post_message_{i}'><blockquote class='postcontent restore'>Reply {i} here: "
+        f"[tex]x^{i} + y_{i}[/tex] is the identity we need, and [itex]z_{i}[/itex] is its inline form."
+        "</blockquote></div></td></tr></table>" for i in range(1, 4))
+    html = (f"<html><head><title>Forum thread</title></head><body><div id='header'><a href='/'>Forum home</a></div>"
+            f"<h1>Identity question</h1>{posts}<div id='footer'>Powered by a forum engine</div></body></html>")
+    text, _ = ex.extract(html.encode(), "https://forum.example/t/1", None)
+    for i in range(1, 4):
+        assert f"Reply {i} here: $$x^{i} + y_{i}$$ is the identity we need, and ${'z_' + str(i)}$ is its inline form." \
+            in paragraphs(text)
+
+
+# Math delimiters the page configures ------------------------------------------------------------
+
+MJ3_CONFIG = ("<script>window.MathJax = {tex: {inlineMath: [['##', '##'], ['\\\\(', '\\\\)']], "
+              "displayMath: [['@@', '@@']]}};</script><script src='https://cdn.example/mathjax@3/tex-chtml.js'></script>")
+MJ2_CONFIG = ("<script type='text/x-mathjax-config'>MathJax.Hub.Config({tex2jax: {inlineMath: [['%%','%%']], "
+              "displayMath: [['!!','!!']]}});</script>")
+KATEX_CONFIG = ("<script>document.addEventListener('DOMContentLoaded', function() { renderMathInElement(document.body, "
+                "{delimiters: [{left: '\\\\begin{eq}', right: '\\\\end{eq}', display: true}, "
+                "{left: '((', right: '))', display: false}], throwOnError: false}); });</script>")
+
+
+@pytest.mark.parametrize("head, inline, display", [
+    (MJ3_CONFIG, "##x_1 + y_2##", "@@\\sum_{i} a_i@@"),
+    (MJ2_CONFIG, "%%x_1 + y_2%%", "!!\\sum_{i} a_i!!"),
+    (KATEX_CONFIG, "((x_1 + y_2))", "\\begin{eq}\\sum_{i} a_i\\end{eq}"),
+])
+def test_page_configured_delimiters(ex, head, inline, display):
+    text, meta = run(ex, f"<p>Let {inline} be the sum, and then</p><p>{display}</p><p>holds for every case.</p>", head)
+    ps = paragraphs(text)
+    assert "Let $x_1 + y_2$ be the sum, and then" in ps and "$$\\sum_{i} a_i$$" in ps
+    assert "\\_" not in text and meta["formulas"] == 2
+
+
+def test_forum_tags(ex):
+    body = ("<p>Inline [itex]a_1[/itex], [math]b_2[/math], [latex]c_3[/latex] and display "
+            "[tex]\\frac{d_4}{2}[/tex] in one post.</p>")
+    text, meta = run(ex, body)
+    assert "Inline $a_1$, $b_2$, $c_3$ and display $$\\frac{d_4}{2}$$ in one post." in paragraphs(text)
+    assert meta["formulas"] == 4

@@ -19,6 +19,7 @@ import lxml.html
 from lxml import etree
 
 from curate.errors import Reject
+from curate.extractors.asciimath import asciimath_to_latex
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
@@ -39,7 +40,9 @@ _MJ2_ARTIFACTS = re.compile(
     r"MathJax_MathML|MJXc-display|MJX_Assistive_MathML|MathJax_PHTML)(?:\s|$)"
 )
 _TEXLIKE = re.compile(r"\\[A-Za-z]+|[\^_=]")
-_ASCIIMATH = re.compile(r"(?<![`\w])`([^`\n]{1,300})`(?!`)")
+# AsciiMath between backticks; `\`` is a literal backtick and `\ ` a space inside a formula
+_ASCIIMATH = re.compile(r"(?<![`\w\\])`((?:[^`\\\n]|\\[^`]|\n(?![ \t]*\n)){1,400}?)`(?!`)")
+_ASCII_SPACER = re.compile(r"^(?:\\\s|\s)*\\?$")
 MATH_TOKEN = re.compile(r"zqxm(\d+)q")
 CODE_SPAN = re.compile(r"\n*(?:```[^\n]*\n)?[ \t]*zqxc(\d+)s\b.*?zqxc\1e[ \t]*(?:\n```)?[ \t]*\n*", re.S)
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.M)
@@ -444,8 +447,13 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
         out.append(text[pos:])
         text = "".join(out)
         if ascii_math:
-            text = _ASCIIMATH.sub(lambda m: prot.add_math(m.group(1).strip(), False, ascii_math=True), text)
+            text = _ASCIIMATH.sub(_ascii_token, text).replace("\\`", "`")
         return text
+
+    def _ascii_token(m) -> str:
+        if _ASCII_SPACER.match(m.group(1)):  # `\ \ \ ` only spaces a line out: no formula
+            return " "
+        return prot.add_math(m.group(1).strip(), False, ascii_math=True)
 
     def skipped(el) -> bool:
         return local_name(el) in _SKIP_TEXT or any(local_name(a) in _SKIP_TEXT for a in el.iterancestors())
@@ -550,7 +558,10 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
         n_math += 1
         tex, display = prot.math[i]
         if i in prot.asciimath:
-            return "`" + tex + "`"
+            converted = asciimath_to_latex(tex)
+            if converted is None:
+                return "`" + tex + "`"
+            tex = converted
         if display:
             return "$$" + tex.strip() + "$$"
         return "$" + re.sub(r"\s*\n\s*", " ", tex.strip()) + "$"

@@ -159,3 +159,17 @@ def test_forum_tags(ex):
     text, meta = run(ex, body)
     assert "Inline $a_1$, $b_2$, $c_3$ and display $$\\frac{d_4}{2}$$ in one post." in paragraphs(text)
     assert meta["formulas"] == 4
+
+
+# AsciiMath ---------------------------------------------------------------------------------------
+
+def test_asciimath_converted_to_latex(ex):
+    head = "<script src='https://cdn.example/ASCIIMathML.js'></script>"
+    body = ("<p>The sum `sum_(i=1)^n i^3=((n(n+1))/2)^2` holds, and typing \\`x^2\\` gives `x^2`.</p>"
+            "<p>Spacing `\\ \\ \\ ` only, then `sqrt(x+1)`.</p>")
+    text, meta = run(ex, body, head)
+    ps = paragraphs(text)
+    assert ("The sum ${\\sum}_{i = 1}^{n} {i}^{3} = {\\left(\\frac{n \\left(n + 1\\right)}{2}\\right)}^{2}$ holds, "
+            "and typing `x^2` gives ${x}^{2}$.") in ps
+    assert "Spacing only, then $\\sqrt{x + 1}$." in ps
+    assert meta["formulas"] == 3

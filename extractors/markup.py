@@ -165,6 +165,7 @@ def prepare(tree) -> Protected:
     _prepare_code(tree, prot)
     _prepare_math_elements(tree, prot)
     _prepare_text(tree, prot, single_dollar, ascii_math, delimiters)
+    _loose_text(tree)
     _anchor_code(tree, prot)
     return prot
 
@@ -202,6 +203,43 @@ def _open_headings(tree) -> None:
         h.tail = None
         for j, c in enumerate(moved):
             parent.insert(at + 1 + j, c)
+
+
+_INLINE = {
+    "a", "span", "b", "i", "em", "strong", "code", "sub", "sup", "small", "big", "u", "font", "abbr", "cite", "q",
+    "mark", "s", "strike", "tt", "kbd", "var", "img", "br", "label", "time", "del", "ins", "wbr", "bdi", "bdo",
+}
+_X_LOOSE = etree.XPath("//div[text()[normalize-space()]] | //center")
+
+
+def _loose_text(tree) -> None:
+    """Text standing directly in a `<div>` between block elements (and `<center>`, which
+    trafilatura drops, formulas and all) becomes `<p>` paragraphs, one per run, so it is read
+    as the paragraphs it renders as rather than dropped or glued to its neighbours."""
+    for div in _X_LOOSE(tree):
+        div.tag = "div"
+        kids = list(div)
+        runs: list[tuple[str, list]] = []  # (leading text, inline children) between blocks
+        blocks: list = []
+        text, inline = div.text or "", []
+        div.text = None
+        for k in kids:
+            div.remove(k)
+            if isinstance(k.tag, str) and k.tag not in _INLINE:
+                runs.append((text, inline))
+                blocks.append(k)
+                text, inline = k.tail or "", []
+                k.tail = None
+            else:
+                inline.append(k)
+        runs.append((text, inline))
+        for i, (lead, children) in enumerate(runs):
+            if lead.strip() or any(isinstance(c.tag, str) for c in children):
+                p = etree.SubElement(div, "p")
+                p.text = lead
+                p.extend(children)
+            if i < len(blocks):
+                div.append(blocks[i])
 
 
 def _in_chrome(el) -> bool:

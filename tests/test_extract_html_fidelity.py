@@ -173,3 +173,19 @@ def test_asciimath_converted_to_latex(ex):
             "and typing `x^2` gives ${x}^{2}$.") in ps
     assert "Spacing only, then $\\sqrt{x + 1}$." in ps
     assert meta["formulas"] == 3
+
+
+# Formula-only blocks and loose text ---------------------------------------------------------------
+
+def test_formula_only_blocks_and_loose_text(ex):
+    body = ("<p>The identities below are standard and used throughout the rest of the article.</p>"
+            "<dl><dd>$$a_1 = b_1$$</dd></dl><ul><li>$$a_2 = b_2$$</li></ul><div>$$a_3 = b_3$$</div>"
+            "<center>$$a_4 = b_4$$</center>"
+            "<div class='answer'>Typing $x_1$ gives the first value.<p></p>You might also write $x_2$ there."
+            "<h3>A heading between the runs</h3>Then the last loose run with $x_3$.</div>")
+    text, meta = run(ex, body, MATHJAX)
+    ps = paragraphs(text)
+    for i in range(1, 5):
+        assert f"$$a_{i} = b_{i}$$" in ps
+    assert "Typing $x_1$ gives the first value." in ps and "You might also write $x_2$ there." in ps
+    assert "### A heading between the runs" in ps and "Then the last loose run with $x_3$." in ps

@@ -438,7 +438,11 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
     for math in _outermost([e for e in _X_MATH(tree) if local_name(e) == "math"]):
         if math.getparent() is None or _in_pre(math):
             continue
-        tex = _unwrap_displaystyle(clean_tex(mathml_to_latex(math)))
+        _close_math(math)
+        if not any(isinstance(c.tag, str) for c in math) and not math.get("alttext"):
+            tex = clean_tex(_raw_tex(math))  # a broken mirror's <math> holding TeX text, not MathML
+        else:
+            tex = _unwrap_displaystyle(clean_tex(mathml_to_latex(math)))
         display = math.get("display") == "block" or math.get("mode") == "display"
         if tex:
             _replace(math, prot.add_math(tex, display), display)
@@ -453,7 +457,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if el.getparent() is None or _in_pre(el) or any(local_name(c) not in ("br",) for c in el):
             continue
         text = clean_tex(el.text_content())
-        if not text or find_tex(text, True) or not _TEXLIKE.search(text) or len(text) > 3000:
+        delimited = [f for f in find_tex(text, True) if not text.startswith("\\begin", f[0])]
+        if not text or delimited or not _TEXLIKE.search(text) or len(text) > 3000:
             continue
         display = local_name(el) == "div" or "display" in _classes(el)
         _replace(el, prot.add_math(text, display), display)
@@ -462,6 +467,57 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         tokens = MATH_TOKEN.findall(table.text_content())
         if tokens and table.getparent() is not None:
             _replace(table, " ".join(f"zqxm{t}q" for t in tokens), True)
+
+
+_HTML_M = {"main", "mark", "menu", "meta", "meter", "map", "marquee"}
+_PROSE_RUN = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{2,}[,.;:]?\s+){2,}[A-Za-z]{2,}")
+
+
+def _is_mathml(el) -> bool:
+    name = local_name(el)
+    return (name.startswith("m") and name not in _HTML_M) or name in ("semantics", "annotation", "annotation-xml",
+                                                                      "none")
+
+
+def _close_math(math) -> None:
+    """A `<math>` left open swallows what follows it: HTML elements inside it (and everything
+    after the first one), and prose standing after its MathML children, go back out after it."""
+    kids = list(math)
+    cut = None
+    for i, c in enumerate(kids):
+        if isinstance(c.tag, str) and not _is_mathml(c):
+            cut = (i, "")
+            break
+        if (c.tail or "").strip():
+            cut = (i + 1, c.tail)
+            c.tail = None
+            break
+    if cut is None:
+        return
+    first, text = cut
+    parent = math.getparent()
+    at = parent.index(math)
+    moved = kids[first:]
+    rest = math.tail or ""
+    math.tail = text
+    if moved:
+        moved[-1].tail = (moved[-1].tail or "") + rest
+    else:
+        math.tail += rest
+    for j, c in enumerate(moved):
+        parent.insert(at + 1 + j, c)
+
+
+def _raw_tex(math) -> str:
+    """TeX text of a `<math>` with no MathML inside; when it runs on into prose (an unclosed
+    `<math>`: three plain words in a row outside braces), the prose goes back after it."""
+    text = math.text or ""
+    for m in _PROSE_RUN.finditer(text):
+        depth = text.count("{", 0, m.start()) - text.count("}", 0, m.start())
+        if depth == 0 and m.start() > 0:
+            math.tail = " " + text[m.start():] + (math.tail or "")
+            return text[: m.start()]
+    return text
 
 
 def _unwrap_displaystyle(tex: str) -> str:

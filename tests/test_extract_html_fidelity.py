@@ -189,3 +189,16 @@ def test_formula_only_blocks_and_loose_text(ex):
         assert f"$$a_{i} = b_{i}$$" in ps
     assert "Typing $x_1$ gives the first value." in ps and "You might also write $x_2$ there." in ps
     assert "### A heading between the runs" in ps and "Then the last loose run with $x_3$." in ps
+
+
+# <math> holding raw TeX, left open -----------------------------------------------------------------
+
+def test_math_element_with_raw_tex_and_unclosed(ex):
+    body = ("<p>Let <math>x_{1} + \\frac{a}{b} = 50\\%</math> be the first value in the list.</p>"
+            "<p>Then <math>\\alpha^{2} and the text goes on after it</p>"
+            "<div>Also <math><mi>y</mi> which is left open <b>with bold words</b> after it</div>")
+    text, meta = run(ex, body)
+    ps = paragraphs(text)
+    assert "Let $x_{1} + \\frac{a}{b} = 50\\%$ be the first value in the list." in ps
+    assert "Then $\\alpha^{2}$ and the text goes on after it" in ps
+    assert "Also $y$ which is left open with bold words after it" in ps

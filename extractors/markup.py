@@ -23,6 +23,7 @@ from curate.extractors.asciimath import asciimath_to_latex
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
+from curate.extractors.wrappers import free_code
 
 PARSER = lxml.html.HTMLParser(
     recover=True, no_network=True, huge_tree=False, remove_comments=True, remove_pis=True,
@@ -166,6 +167,7 @@ def prepare(tree) -> Protected:
     _prepare_math_elements(tree, prot)
     _prepare_text(tree, prot, single_dollar, ascii_math, delimiters)
     _loose_text(tree)
+    free_code(tree)
     _anchor_code(tree, prot)
     return prot
 

@@ -202,3 +202,57 @@ def test_math_element_with_raw_tex_and_unclosed(ex):
     assert "Let $x_{1} + \\frac{a}{b} = 50\\%$ be the first value in the list." in ps
     assert "Then $\\alpha^{2}$ and the text goes on after it" in ps
     assert "Also $y$ which is left open with bold words after it" in ps
+
+
+# Code in wrappers trafilatura takes for chrome --------------------------------------------------------
+
+@pytest.mark.parametrize("wrapper", ["code-toolbar", "highlight-options", "code-meta", "expand-code",
+                                     "copy-button-wrapper"])
+def test_code_in_wrapper_with_chrome_substring(ex, wrapper):
+    body = (f"<p>The snippet below prints the value.</p><div class='{wrapper}'><pre><code class='language-python'>"
+            "x_1 = 2\nprint(x_1)</code></pre></div><p>After the snippet the text goes on.</p>")
+    text, meta = run(ex, body)
+    assert "```python\nx_1 = 2\nprint(x_1)\n```" in paragraphs(text) and meta["code_blocks"] == 1
+
+
+def test_pre_lifted_out_of_button_only_wrapper(ex):
+    body = ("<p>The snippet below prints the value.</p><div class='toolbar-wrap'><pre>echo $HOME</pre>"
+            "<div class='toolbar'><button>Copy</button><button>Run</button></div></div>"
+            "<p>After the snippet the text goes on.</p>")
+    text, _ = run(ex, body)
+    assert "```\necho $HOME\n```" in paragraphs(text) and "Copy" not in text
+
+
+def test_code_in_real_chrome_still_dropped(ex):
+    body = "<p>Main text about the topic continues here.</p>"
+    html = page(body).replace("</article>", "</article><aside class='sidebar'><pre>sidebar_code()</pre></aside>")
+    text, _ = ex.extract(html.encode(), "u", None)
+    assert "sidebar_code" not in text
+
+
+# Code line tables, by structure -------------------------------------------------------------------
+
+def test_code_line_table_by_structure(ex):
+    rows = "".join(f"<tr><td>{n}</td><td>{line}</td></tr>" for n, line in
+                   enumerate(["int main(void) {", "  return 0;", "}"], start=10))
+    body = f"<p>The listing below is the whole program.</p><table>{rows}</table><p>It compiles cleanly.</p>"
+    text, meta = run(ex, body)
+    assert "```\nint main(void) {\n  return 0;\n}\n```" in paragraphs(text) and "|" not in text
+
+
+def test_blame_view_table(ex):
+    rows = "".join(
+        f"<tr><td>alice</td><td><a href='/c/{n}'>3f2a{n}</a></td><td>2021-03-0{n}</td>"
+        f"<td data-line-number='{n}'></td><td>{line}</td></tr>"
+        for n, line in enumerate(["def f(x):", "    return x * 2"], start=1))
+    body = f"<p>The blame of the file follows.</p><table class='blame'>{rows}</table><p>Two lines in all.</p>"
+    text, _ = run(ex, body)
+    assert "```\ndef f(x):\n    return x * 2\n```" in paragraphs(text)
+    assert "alice" not in text and "2021-03-01" not in text
+
+
+def test_ranking_table_stays_a_table(ex):
+    body = ("<p>The ranking of the players is below.</p><table><tr><td>1</td><td>Alice</td></tr>"
+            "<tr><td>2</td><td>Bob</td></tr><tr><td>3</td><td>Carol</td></tr></table>")
+    text, meta = run(ex, body)
+    assert meta["code_blocks"] == 0 and "| 1 | Alice |" in text

@@ -79,8 +79,9 @@ class HTMLExtractor:
         prot = prepare(tree)
         thread = thread_page(tree, self.cfg.thread_comments) if self.cfg.threads else None
         doc = trafilatura.bare_extraction(
-            tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables, include_formatting=self.cfg.emphasis,
-            include_comments=self.cfg.include_comments, favor_recall=self.cfg.favor_recall,
+            tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
+            include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,
+            favor_recall=self.cfg.favor_recall, favor_precision=self.cfg.favor_precision,
             with_metadata=False, deduplicate=False,
         )
         markdown = ""

@@ -76,8 +76,8 @@ class HTMLExtractor:
             raise Reject("extract:html:malformed", "not HTML text (binary bytes or no tags)")
         tree = parse_html(html)
         title, lang_hint = _title(tree), _lang_hint(tree)
-        prot = prepare(tree)
-        thread = thread_page(tree, self.cfg.thread_comments) if self.cfg.threads else None
+        prot = prepare(tree, html)
+        thread = thread_page(tree, self.cfg.thread_comments, html) if self.cfg.threads else None
         doc = trafilatura.bare_extraction(
             tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
             include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,

@@ -151,25 +151,56 @@ def _katex_tex(el) -> str | None:
     return None
 
 
-def prepare(tree) -> Protected:
-    """Swap every formula and code block in `tree` for tokens; returns what was swapped."""
+def prepare(tree, source: str | None = None) -> Protected:
+    """Swap every formula and code block in `tree` for tokens; returns what was swapped.
+
+    `source`, the page text `tree` was parsed from, lets each search over the tree be skipped
+    when the page does not hold the word it looks for (`katex`, `<math`, `mjx-container`, …):
+    most pages hold no math, and each such search costs as much as a small part of trafilatura."""
     prot = Protected()
-    scripts = [(s.get("src") or "") + " " + (s.text or "") for s in tree.iter("script")
-               if not (s.get("type") or "").lower().startswith("math/")]
-    scripts_src = " ".join(t[:2000] for t in scripts)
-    single_dollar = bool(re.search(r"mathjax|katex|tex2jax|inlineMath|renderMathInElement", scripts_src, re.I))
-    ascii_math = bool(re.search(r"ASCIIMath|asciimath|AMdisplay", scripts_src))
-    config = " ".join(t for t in scripts if _CONFIG_HINT.search(t))
-    delimiters = page_delimiters(config) if config else ()
+    has = _Has(source)
+    single_dollar = ascii_math = False
+    delimiters: tuple[tuple[str, str, bool], ...] = ()
+    if has.mathy or has("katex", "AMdisplay"):  # a page loading MathJax, KaTeX or AsciiMath names it
+        scripts = [(s.get("src") or "") + " " + (s.text or "") for s in tree.iter("script")
+                   if not (s.get("type") or "").lower().startswith("math/")]
+        scripts_src = " ".join(t[:2000] for t in scripts)
+        single_dollar = bool(_RENDERER.search(scripts_src))
+        ascii_math = bool(re.search(r"ASCIIMath|asciimath|AMdisplay", scripts_src))
+        config = " ".join(t[:20_000] for t in scripts if _CONFIG_HINT.search(t, 0, 20_000))
+        delimiters = page_delimiters(config) if config else ()
 
     _open_headings(tree)
-    _prepare_code(tree, prot)
-    _prepare_math_elements(tree, prot)
-    _prepare_text(tree, prot, single_dollar, ascii_math, delimiters)
+    _prepare_code(tree, prot, has)
+    _prepare_math_elements(tree, prot, has)
+    _prepare_text(tree, prot, single_dollar, ascii_math, delimiters, has)
     _loose_text(tree)
     free_code(tree)
     _anchor_code(tree, prot)
     return prot
+
+
+class _Has:
+    """`has(*words)`: whether the page source holds any of `words` (always True without a source).
+    Answers are kept per word, and a page without "math" in any case skips every math word at once."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.seen: dict[str, bool] = {}
+        self.mathy = source is None or "math" in source or "Math" in source
+
+    def __call__(self, *words: str) -> bool:
+        if self.source is None:
+            return True
+        for w in words:
+            if ("math" in w.lower() or w == "MJX") and not self.mathy:
+                continue
+            hit = self.seen.get(w)
+            if hit is None:
+                hit = self.seen[w] = w in self.source
+            if hit:
+                return True
+        return False
 
 
 _WORD = re.compile(r"\w+")
@@ -291,7 +322,7 @@ def _anchor_code(tree, prot: Protected) -> None:
         prot.anchors[i] = (tuple(before), tuple(after))
 
 
-def _prepare_code(tree, prot: Protected) -> None:
+def _prepare_code(tree, prot: Protected, has=_Has(None)) -> None:
     for table in _outermost([t for t in tree.iter("table")]):
         found = table_code(table)
         if found is None:
@@ -303,7 +334,7 @@ def _prepare_code(tree, prot: Protected) -> None:
             pre.text = f"{start}\n{text}\n{end}"
             pre.tail = table.tail
             table.getparent().replace(table, pre)
-    for div in _outermost(_X_CODE_DIVS(tree)):
+    for div in _outermost(_X_CODE_DIVS(tree) if has("ode", "ighlight") else []):
         text = div_code(div) if div.getparent() is not None else None
         if text:
             start, end = prot.add_code(text, language_of(div, div.getparent()))
@@ -356,6 +387,7 @@ _X_MATH = etree.XPath("//math | //*[contains(name(),':math')]")
 _X_TEX_HOLDERS = etree.XPath(
     "//formula | //*[contains(name(),':formula')] | //*[contains(@class,'math') or contains(@class,'tex')]"
 )
+_RENDERER = re.compile(r"mathjax|katex|tex2jax|inlineMath|renderMathInElement", re.I)
 _CONFIG_HINT = re.compile(r"inlineMath|displayMath|renderMathInElement|delimiters")
 _TEXT_PROBES = ("$", "\\", "[tex]", "[itex]", "[math]", "[imath]", "[latex]")
 
@@ -365,13 +397,14 @@ def _x_text(probes: tuple[str, ...]):
     """XPath of the text nodes holding any of `probes` (chosen in C; only those reach Python)."""
     def lit(p: str) -> str:
         return f"'{p}'" if "'" not in p else f'"{p}"'
-    return etree.XPath("//text()[" + " or ".join(f"contains(.,{lit(p)})" for p in probes) + "]")
+    tests = " or ".join(f"contains(.,{lit(p)})" for p in probes)
+    return etree.XPath(f"//text()[not(parent::script or parent::style)][{tests}]")
 
 
-def _prepare_math_elements(tree, prot: Protected) -> None:
+def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
     # MathJax 2: TeX or MathML in <script type="math/...">; its rendered copies are dropped.
     scripts = [s for s in tree.iter("script") if (s.get("type") or "").lower().startswith("math/")]
-    if scripts:
+    if scripts and has.mathy:
         for el in [e for e in _X_MJ2(tree) if _MJ2_ARTIFACTS.search(_classes(e))]:
             if el.getparent() is not None and not any(a in scripts for a in el.iter("script")):
                 _replace(el, "")
@@ -404,7 +437,7 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(tex, display), display)
     # MathJax 2 CommonHTML pre-rendered pages (engrafo, arxiv-vanity): TeX in aria-label.
-    labelled = [e for e in _X_LABELLED(tree) if _has_class(e, "mjx-math")]
+    labelled = [e for e in (_X_LABELLED(tree) if has.mathy else []) if _has_class(e, "mjx-math")]
     for el in labelled:
         holder = el
         for anc in el.iterancestors():
@@ -419,7 +452,7 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         )
         _replace(holder, prot.add_math(clean_tex(el.get("aria-label")), display), display)
     # KaTeX: TeX in the MathML annotation (or, when flattened, the last chunk of its text).
-    katex = [e for e in _X_KATEX(tree) if _has_class(e, "katex-display") or _has_class(e, "katex")
+    katex = [e for e in (_X_KATEX(tree) if has("katex") else []) if _has_class(e, "katex-display") or _has_class(e, "katex")
              or _has_class(e, "katex--inline") or _has_class(e, "katex--display")]
     for el in _outermost(katex):
         tex = _katex_tex(el)
@@ -427,7 +460,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(clean_tex(tex), display), display)
     # Wikipedia: MathML with alttext, fallback image with the same TeX in alt.
-    for el in _outermost([e for e in _X_MWE(tree) if _has_class(e, "mwe-math-element")]):
+    for el in _outermost([e for e in (_X_MWE(tree) if has.mathy else [])
+                          if _has_class(e, "mwe-math-element")]):
         math = next((m for m in el.iter() if local_name(m) == "math"), None)
         img = next(el.iter("img"), None)
         tex = mathml_to_latex(math) if math is not None else (img.get("alt") if img is not None else "")
@@ -437,7 +471,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(_unwrap_displaystyle(clean_tex(tex)), display), display)
     # Any other MathML (raw, LaTeXML/ar5iv): alttext, TeX annotation or conversion.
-    for math in _outermost([e for e in _X_MATH(tree) if local_name(e) == "math"]):
+    maths = _X_MATH(tree) if has.mathy else []
+    for math in _outermost([e for e in maths if local_name(e) == "math"]):
         if math.getparent() is None or _in_pre(math):
             continue
         _close_math(math)
@@ -449,12 +484,13 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(math, prot.add_math(tex, display), display)
     # Formula images.
-    for img in list(tree.iter("img")):
+    for img in list(tree.iter("img")) if has.mathy or has("latex", "tex?", "cht=tx") else []:
         tex = img_latex(img)
         if tex and img.getparent() is not None:
             _replace(img, prot.add_math(_unwrap_displaystyle(tex), False))
     # Elements that hold bare TeX: <formula>, .math-tex, .math, .tex, .latex.
-    for el in _outermost([e for e in _X_TEX_HOLDERS(tree) if local_name(e) == "formula" or re.search(
+    holders = _X_TEX_HOLDERS(tree) if has.mathy or has("formula", "latex") else []
+    for el in _outermost([e for e in holders if local_name(e) == "formula" or re.search(
             r"(?:^|\s)(?:math-tex|math|tex|latex|math-display|math-inline|arithmatex)(?:\s|$)", _classes(e))]):
         if el.getparent() is None or _in_pre(el) or any(local_name(c) not in ("br",) for c in el):
             continue
@@ -465,7 +501,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         display = local_name(el) == "div" or "display" in _classes(el)
         _replace(el, prot.add_math(text, display), display)
     # LaTeXML equation tables: keep the formulas, drop the equation-number cells.
-    for table in [t for t in tree.iter("table") if re.search(r"ltx_equation|ltx_eqn_table", _classes(t))]:
+    for table in [t for t in (tree.iter("table") if has("ltx_eq") else ()) if re.search(r"ltx_equation|ltx_eqn_table",
+                                                                                       _classes(t))]:
         tokens = MATH_TOKEN.findall(table.text_content())
         if tokens and table.getparent() is not None:
             _replace(table, " ".join(f"zqxm{t}q" for t in tokens), True)
@@ -528,7 +565,7 @@ def _unwrap_displaystyle(tex: str) -> str:
 
 
 def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
-                  delimiters: tuple[tuple[str, str, bool], ...] = ()) -> None:
+                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=_Has(None)) -> None:
     """TeX delimiters (and AsciiMath backticks) in running text become tokens."""
 
     def swap(text: str) -> str:
@@ -555,7 +592,10 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
         return local_name(el) in _SKIP_TEXT or any(local_name(a) in _SKIP_TEXT for a in el.iterancestors())
 
     probes = _TEXT_PROBES + tuple(sorted({a for a, _b, _d in delimiters if '"' not in a or "'" not in a}))
-    for found in _x_text(probes + (("`",) if ascii_math else ()))(tree):
+    tags = has("tex]", "[math]", "[imath]")  # one scan for [tex], [itex], [latex]
+    probes = tuple(p for p in probes + (("`",) if ascii_math else ())
+                   if (tags if p.startswith("[") and p.endswith("]") else has(p)))
+    for found in _x_text(probes)(tree) if probes else []:
         el = found.getparent()
         if el is None:
             continue

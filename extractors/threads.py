@@ -12,6 +12,7 @@ the posts' own boilerplate (signatures, vote counts) is still judged by it.
 from __future__ import annotations
 
 import copy
+import re
 
 import lxml.html
 from lxml import etree
@@ -21,13 +22,28 @@ def _has(cls: str) -> str:
     return f"contains(concat(' ',normalize-space(@class),' '),' {cls} ')"
 
 
-_X_POSTS = etree.XPath(
-    f"//*[{_has('js-post-body')} or {_has('post-text')} or {_has('bbWrapper')} or starts-with(@id,'post_message_')"
-    f" or ({_has('content')} and parent::*[{_has('postbody')}])"
-    " or (@itemprop='text' and ancestor::*[contains(@itemtype,'/Question') or contains(@itemtype,'/Answer')"
-    " or contains(@itemtype,'DiscussionForumPosting')])]"
+_POST_CLASSES = {"js-post-body", "post-text", "bbWrapper"}
+# cheap C-side candidates (plain substring tests), checked by whole class token in Python
+_X_CANDIDATES = etree.XPath(
+    "//*[contains(@class,'post-') or contains(@class,'bbWrapper') or starts-with(@id,'post_message_')"
+    " or @itemprop='text' or (contains(@class,'content') and parent::*[contains(@class,'postbody')])]"
 )
-_X_COMMENTS = etree.XPath(f"//*[{_has('comment-copy')}]")
+_X_QA_ITEM = etree.XPath(
+    "ancestor::*[contains(@itemtype,'/Question') or contains(@itemtype,'/Answer')"
+    " or contains(@itemtype,'DiscussionForumPosting')]"
+)
+_X_COMMENTS = etree.XPath("//*[contains(@class,'comment-copy')]")
+
+
+def _is_post(el) -> bool:
+    classes = set((el.get("class") or "").split())
+    if classes & _POST_CLASSES or (el.get("id") or "").startswith("post_message_"):
+        return True
+    if "content" in classes and "postbody" in (el.getparent().get("class") or "").split():
+        return True
+    return el.get("itemprop") == "text" and bool(_X_QA_ITEM(el))
+
+
 _X_SKIP = etree.XPath(
     f"ancestor-or-self::*[{_has('message-signature')} or {_has('signature')} or {_has('js-post-body-field')}"
     " or self::textarea or self::form or self::aside or self::nav]"
@@ -46,13 +62,21 @@ def _outermost(els: list) -> list:
     return out
 
 
-def thread_page(tree, comments: bool):
+_SOURCE_HINTS = re.compile(r"post(?:-text|_message_|body)|js-post-body|bbWrapper|/(?:Question|Answer)\b|"
+                           r"DiscussionForumPosting")
+
+
+def thread_page(tree, comments: bool, source: str | None = None):
     """A new page holding the thread's title, posts (and comments) in page order, or None
-    when `tree` is not a thread of two posts or more."""
-    posts = _outermost([p for p in _X_POSTS(tree) if not _X_SKIP(p)])
+    when `tree` is not a thread of two posts or more. `source`, the page text, lets a page
+    that names none of the post markers skip the tree search."""
+    if source is not None and not _SOURCE_HINTS.search(source):
+        return None
+    posts = _outermost([p for p in _X_CANDIDATES(tree) if _is_post(p) and not _X_SKIP(p)])
     if len(posts) < 2:
         return None
-    picked = posts + ([c for c in _X_COMMENTS(tree) if not _X_SKIP(c)] if comments else [])
+    picked = posts + ([c for c in _X_COMMENTS(tree) if "comment-copy" in (c.get("class") or "").split()
+                       and not _X_SKIP(c)] if comments else [])
     picked = _outermost(picked)
     order = {el: i for i, el in enumerate(tree.iter())}
     picked.sort(key=lambda el: order.get(el, 0))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from curate.extractors.furniture import NETWORK_BANNER
+
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 _NL_WS = re.compile(r"[ \t]*\n[ \t]*")
 _CODE_TOKEN = re.compile(r"^\s*zqxc\d+s\b")
@@ -169,8 +171,27 @@ class MarkdownWriter:
 
     def write(self, body) -> str:
         self._verbatim = []
-        text = "\n\n".join(b for b in self.blocks(body) if b.strip())
+        text = "\n\n".join(b for b in _drop_empty_sections(self.blocks(body)) if b.strip()
+                           and not NETWORK_BANNER.search(b))
         return _VERBATIM.sub(lambda m: self._verbatim[int(m.group(1))], text)
+
+
+_HEADING = re.compile(r"^(#{1,6}) ")
+
+
+def _drop_empty_sections(blocks: list[str]) -> list[str]:
+    """A heading followed directly by a heading of the same or a higher level (or by the end)
+    heads nothing once its contents were dropped (a "Contents" heading without its list)."""
+    blocks = [b for b in blocks if b.strip()]
+    out = []
+    for i, b in enumerate(blocks):
+        m = _HEADING.match(b)
+        if m:
+            nxt = _HEADING.match(blocks[i + 1]) if i + 1 < len(blocks) else None
+            if i + 1 == len(blocks) or (nxt is not None and len(nxt.group(1)) <= len(m.group(1))):
+                continue
+        out.append(b)
+    return out
 
 
 def _split_ws(text: str) -> tuple[str, str, str]:

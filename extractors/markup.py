@@ -20,6 +20,7 @@ from lxml import etree
 
 from curate.errors import Reject
 from curate.extractors.asciimath import asciimath_to_latex
+from curate.extractors.furniture import strip_furniture
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
@@ -45,6 +46,7 @@ _TEXLIKE = re.compile(r"\\[A-Za-z]+|[\^_=]")
 _ASCIIMATH = re.compile(r"(?<![`\w\\])`((?:[^`\\\n]|\\[^`]|\n(?![ \t]*\n)){1,400}?)`(?!`)")
 _ASCII_SPACER = re.compile(r"^(?:\\\s|\s)*\\?$")
 MATH_TOKEN = re.compile(r"zqxm(\d+)q")
+_DISPLAY_ALONE = re.compile(r"\s*zqxm(\d+)q\s*[.,;:]?\s*")
 CODE_SPAN = re.compile(r"\n*(?:```[^\n]*\n)?[ \t]*zqxc(\d+)s\b.*?zqxc\1e[ \t]*(?:\n```)?[ \t]*\n*", re.S)
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.M)
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -92,8 +94,9 @@ class Protected:
         return f"zqxm{len(self.math) - 1}q"
 
     def is_display_token(self, text: str) -> bool:
-        """True when `text` is one display-formula token and nothing else."""
-        m = MATH_TOKEN.fullmatch(text.strip())
+        """True when `text` is one display-formula token and nothing else (but the punctuation
+        that ends the sentence it closes)."""
+        m = _DISPLAY_ALONE.fullmatch(text)
         return bool(m) and int(m.group(1)) < len(self.math) and self.math[int(m.group(1))][1]
 
     def add_code(self, text: str, lang: str | None) -> tuple[str, str]:
@@ -171,6 +174,7 @@ def prepare(tree, source: str | None = None) -> Protected:
         delimiters = page_delimiters(config) if config else ()
 
     _open_headings(tree)
+    strip_furniture(tree)
     _prepare_code(tree, prot, has)
     _prepare_math_elements(tree, prot, has)
     _prepare_text(tree, prot, single_dollar, ascii_math, delimiters, has)
@@ -608,6 +612,10 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
                 el.tail = swap(el.tail)
 
 
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
 def _fence(code: str) -> str:
     longest = max((len(m) for m in re.findall(r"`{3,}", code)), default=2)
     return "`" * max(3, longest + 1)
@@ -677,8 +685,15 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
     n_math = 0
     kept: list[int] = []
 
+    seen: set[str] = set()
+
     def code_sub(m):
-        kept.append(int(m.group(1)))
+        i = int(m.group(1))
+        flat = _squeeze(prot.code[i][0])
+        if flat in seen:  # the same code shown twice (highlighted and plain copies): once
+            return "\n\n"
+        seen.add(flat)
+        kept.append(i)
         return f"\n\n\x00{len(kept) - 1}\x00\n\n"
 
     def code_back(m):
@@ -704,6 +719,8 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
 
     text = _BLANK_LINE.sub("", _reanchor(markdown, prot))
     text = CODE_SPAN.sub(code_sub, text)
+    if seen:  # a flattened copy of a code block standing as a paragraph goes
+        text = "\n\n".join(p for p in text.split("\n\n") if len(p) < 20 or _squeeze(p) not in seen)
     # math tokens inside restored code blocks are left alone: they cannot occur (code is not scanned)
     text = MATH_TOKEN.sub(math_sub, text)
     text = _LEFTOVER.sub("", text)

@@ -256,3 +256,40 @@ def test_ranking_table_stays_a_table(ex):
             "<tr><td>2</td><td>Bob</td></tr><tr><td>3</td><td>Carol</td></tr></table>")
     text, meta = run(ex, body)
     assert meta["code_blocks"] == 0 and "| 1 | Alice |" in text
+
+
+# Wikipedia-style furniture, code shown twice -------------------------------------------------------
+
+def test_wikipedia_furniture_and_display_math(ex):
+    body = (
+        "<div id='toc' class='toc'><h2 id='mw-toc-heading'>Contents</h2><ul><li><a href='#Details'>1 Details</a>"
+        "</li></ul></div>"
+        "<h2><span class='mw-headline' id='Details'>Details</span><span class='mw-editsection'>"
+        "<span class='mw-editsection-bracket'>[</span><a href='/edit'>edit</a>"
+        "<span class='mw-editsection-bracket'>]</span></span></h2>"
+        "<p>The variance is defined as below.<sup id='cite_ref-1' class='reference'><a href='#cite_note-1'>[1]</a>"
+        "</sup> It is used widely.<sup>[citation needed]</sup> Its unit is m<sup>2</sup>.</p>"
+        "<dl><dd><span class='mwe-math-element'><span class='mwe-math-mathml-display'>"
+        "<math display='block' alttext='{\\displaystyle \\operatorname {Var} (X)=E[(X-\\mu )^{2}]}'><mi>x</mi></math>"
+        "</span></span>,</dd></dl><p>where the mean is taken over the whole population of values.</p>")
+    text, _ = run(ex, body)
+    ps = paragraphs(text)
+    assert "## Details" in ps and "Contents" not in text and "edit" not in text
+    assert "The variance is defined as below. It is used widely. Its unit is m2." in ps
+    assert "$$\\operatorname {Var} (X)=E[(X-\\mu )^{2}]$$," in ps
+
+
+def test_code_shown_twice_appears_once(ex):
+    code = "for i in range(3):\n    print(i)"
+    body = (f"<p>The loop below prints three numbers.</p><div class='highlight'><pre><span class='k'>for</span> i "
+            f"<span class='ow'>in</span> range(3):\n    print(i)</pre></div><pre class='plain-copy'>{code}</pre>"
+            "<p>for i in range(3): print(i)</p><p>That is the whole loop, nothing more.</p>")
+    text, meta = run(ex, body)
+    assert text.count("print(i)") == 1 and f"```\n{code}\n```" in paragraphs(text)
+
+
+def test_network_banner_is_boilerplate(ex):
+    body = ("<p>Stack Exchange network consists of 183 Q&amp;A communities including Stack Overflow, the largest "
+            "online community for developers.</p><p>The real paragraph of the article stays.</p>")
+    text, _ = run(ex, body)
+    assert "communities" not in text and "The real paragraph of the article stays." in paragraphs(text)

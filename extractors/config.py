@@ -23,7 +23,9 @@ class HTMLConfig(Section):
         "code are kept by the lxml passes either way, and the main-text F1 of the article benchmark is higher.",
     )
     include_comments: bool = Field(
-        True, description="Passed to trafilatura: keep the comment/answer sections of a page (its own default)."
+        False, description="Passed to trafilatura: keep the comment sections it finds under an article. Off: "
+        "reader comments on news and blog pages are mostly noise; Q&A answers and their comments are read by "
+        "`threads` and `thread_comments` instead."
     )
     include_tables: bool = Field(True, description="Keep tables, written as Markdown tables.")
     threads: bool = Field(

@@ -12,10 +12,9 @@ import re
 
 from lxml import etree
 
-_X_FURNITURE = etree.XPath(
-    "//*[contains(@class,'mw-editsection') or @id='toc' or contains(@class,'toc') or @id='mw-toc-heading'"
-    " or @role='dialog' or @aria-modal='true']"
-)
+_X_EDIT = etree.XPath("//*[contains(@class,'mw-editsection')]")
+_X_TOC = etree.XPath("//*[@id='toc' or @id='mw-toc-heading' or contains(@class,'toc')]")
+_X_DIALOG = etree.XPath("//*[@role='dialog' or @aria-modal='true']")
 _X_SUP = etree.XPath("//sup")
 _REF = re.compile(r"^\s*\[\s*(?:\d+|[a-z]|[a-z]?\s*\d+|note \d+|nb \d+|citation needed|clarification needed|"
                   r"according to whom\?|who\?|when\?|which\?|dubious[^\]]*|verification needed)\s*\]\s*$", re.I)
@@ -28,14 +27,20 @@ def _classes(el) -> set[str]:
     return set((el.get("class") or "").split())
 
 
-def strip_furniture(tree) -> None:
+def strip_furniture(tree, has=lambda *words: True) -> None:
     """Remove edit links, tables of contents, dialogs and reference superscripts (keeping the
-    text that follows each)."""
-    for el in _X_FURNITURE(tree):
-        if el.get("id") in ("toc", "mw-toc-heading") or el.get("role") == "dialog" or el.get("aria-modal") == "true" \
-                or _classes(el) & _TOC_CLASS:
-            _drop(el)
-    for sup in _X_SUP(tree):
+    text that follows each). `has(*words)` says whether the page source holds a word, so the
+    searches a page cannot need are skipped."""
+    found = []
+    if has("mw-editsection"):
+        found += _X_EDIT(tree)
+    if has("toc"):
+        found += [el for el in _X_TOC(tree) if el.get("id") in ("toc", "mw-toc-heading") or _classes(el) & _TOC_CLASS]
+    if has("dialog", "aria-modal"):
+        found += _X_DIALOG(tree)
+    for el in found:
+        _drop(el)
+    for sup in _X_SUP(tree) if has("<sup", "<SUP") else ():
         if _classes(sup) & _REF_CLASS or (sup.get("id") or "").startswith("cite_ref") or \
                 _REF.match("".join(sup.itertext())):
             _drop(sup)

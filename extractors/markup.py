@@ -24,7 +24,7 @@ from curate.extractors.furniture import strip_furniture
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
-from curate.extractors.wrappers import free_code
+from curate.extractors.wrappers import free_code, free_math
 
 PARSER = lxml.html.HTMLParser(
     recover=True, no_network=True, huge_tree=False, remove_comments=True, remove_pis=True,
@@ -174,24 +174,40 @@ def prepare(tree, source: str | None = None) -> Protected:
         delimiters = page_delimiters(config) if config else ()
 
     _open_headings(tree)
-    strip_furniture(tree)
+    strip_furniture(tree, has)
     _prepare_code(tree, prot, has)
     _prepare_math_elements(tree, prot, has)
     _prepare_text(tree, prot, single_dollar, ascii_math, delimiters, has)
     _loose_text(tree)
     free_code(tree)
+    if prot.math:
+        free_math(tree)
     _anchor_code(tree, prot)
     return prot
 
 
+def _mathy(source: str) -> bool:
+    """Whether `source` names math: `math`, `Math` or `MATH` anywhere except JavaScript's
+    `Math.floor(…)`, or KaTeX. A loop of C-speed `find`s: a regex over the page costs more."""
+    for word in ("math", "Math", "MATH"):
+        i = source.find(word)
+        while i >= 0:
+            if source[i + 4: i + 5] not in (".", "("):
+                return True
+            i = source.find(word, i + 4)
+    return "katex" in source or "KaTeX" in source
+
+
 class _Has:
     """`has(*words)`: whether the page source holds any of `words` (always True without a source).
-    Answers are kept per word, and a page without "math" in any case skips every math word at once."""
+    Answers are kept per word. `mathy`: whether the page names math at all (a renderer, MathML,
+    `math` as a word or class; not JavaScript's `Math.floor`); a page that does not skips every
+    math word at once."""
 
     def __init__(self, source: str | None):
         self.source = source
         self.seen: dict[str, bool] = {}
-        self.mathy = source is None or "math" in source or "Math" in source
+        self.mathy = source is None or _mathy(source)
 
     def __call__(self, *words: str) -> bool:
         if self.source is None:
@@ -595,7 +611,9 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
     def skipped(el) -> bool:
         return local_name(el) in _SKIP_TEXT or any(local_name(a) in _SKIP_TEXT for a in el.iterancestors())
 
-    probes = _TEXT_PROBES + tuple(sorted({a for a, _b, _d in delimiters if '"' not in a or "'" not in a}))
+    # without single-dollar math, only the default delimiters' openings need a look (fewer text nodes)
+    base = _TEXT_PROBES if single_dollar else ("$$", "\\[", "\\(", "\\begin{") + _TEXT_PROBES[2:]
+    probes = base + tuple(sorted({a for a, _b, _d in delimiters if '"' not in a or "'" not in a}))
     tags = has("tex]", "[math]", "[imath]")  # one scan for [tex], [itex], [latex]
     probes = tuple(p for p in probes + (("`",) if ascii_math else ())
                    if (tags if p.startswith("[") and p.endswith("]") else has(p)))

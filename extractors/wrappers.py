@@ -1,4 +1,4 @@
-"""Code blocks inside wrappers that trafilatura takes for page chrome.
+"""Code blocks and formulas inside wrappers that trafilatura takes for page chrome.
 
 Trafilatura discards containers whose class or id *contains* a boilerplate word: Prism's
 `div.code-toolbar` contains `bar`, `highlight-options` contains `options`, `code-meta`
@@ -25,9 +25,11 @@ CHROME_TOKENS = frozenset({
     "breadcrumbs", "related", "widget", "share", "sharing", "social", "banner", "advert", "ads", "ad", "promo",
     "cookie", "newsletter", "comments", "comment", "byline", "author", "tags", "subnav", "topbar", "navbox",
 })
+_POST_TOKENS = {"js-post-body", "post-text", "bbwrapper", "postbody", "comment-copy"}
 _CHROME_TAGS = {"nav", "aside", "footer", "header", "menu", "form"}
 _BUTTONISH = {"button", "svg", "select", "input"}
 _X_CODE_PRE = etree.XPath("//pre[starts-with(., 'zqxc')]")
+_X_MATH_HOLDERS = etree.XPath("//text()[contains(., 'zqxm')]/..")
 _SPLIT = re.compile(r"[\s]+")
 
 
@@ -69,18 +71,34 @@ def free_code(tree) -> None:
             pre.tail = parent.tail
             grand.replace(parent, pre)
             parent = grand
+    _unmask(tree, pres)
+
+
+def free_math(tree) -> None:
+    """Clear the class/id of wrappers around formulas that trafilatura would discard by
+    substring (`message` in `div.message`, a forum's quoted post) but that carry no whole
+    chrome token."""
+    holders = _X_MATH_HOLDERS(tree)
+    if holders:
+        _unmask(tree, holders)
+
+
+def _unmask(tree, inner: list) -> None:
     discarded = set()
     for xp in _DISCARD:
         discarded.update(xp(tree))
     if not discarded:
         return
-    for pre in pres:
-        for anc in pre.iterancestors():
+    for el in inner:
+        for anc in el.iterancestors():
             if anc.tag in ("body", "html"):
                 break
             if anc not in discarded:
                 continue
-            if anc.tag in _CHROME_TAGS or _tokens(anc) & CHROME_TOKENS:
-                break  # really chrome: the code goes with it
+            tokens = _tokens(anc)
+            if anc.tag in _CHROME_TAGS or tokens & CHROME_TOKENS:
+                break  # really chrome: the content goes with it
+            if tokens & _POST_TOKENS or (anc.get("id") or "").startswith("post_message_"):
+                continue  # names a thread's post: `threads` reads it
             anc.attrib.pop("class", None)
             anc.attrib.pop("id", None)

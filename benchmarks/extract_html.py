@@ -1,6 +1,7 @@
 """Benchmark: curate's HTML extractor against plain `trafilatura.extract`, same pages, same run.
 
-    python benchmarks/extract_html.py [MATH_DIR] [CODE_DIR] [GENERAL_DIR] [--misses N]
+    python benchmarks/extract_html.py [MATH_DIR] [CODE_DIR] [GENERAL_DIR] [--misses N] [--runs N]
+                                      [--end-to-end N]
 
 Defaults are the dev corpus in /work/shared/dev-corpus/{math_html,code_html,general_html}.
 Prints, for both extractors:
@@ -14,9 +15,14 @@ Prints, for both extractors:
     lines (stripped, nbsp as space) appear in order inside one fenced block of the output; a
     truth line may match consecutive output lines glued together (whitespace ignored), since
     truth taken from an element's text glues the lines a page lays out as one `<div>` each.
-  * token-level F1 (bag of lower-cased word tokens) of the main text on GENERAL_DIR
-    (ground-truth.json → articleBody).
-  * pages/s over all pages, and ours/trafilatura.
+  * main-text F1 on GENERAL_DIR (ground-truth.json → articleBody) with the article-extraction
+    benchmark's own scoring: `\\w+` tokens, lower-cased, in 4-gram shingles, F1 per page,
+    averaged; trafilatura with its defaults and with `favor_precision`, pages where we do worse.
+  * pages/s of the extractor alone against `trafilatura.extract` (same pages, alternating order;
+    the first pass over all pages, then --runs-1 more over the general pages: median and range),
+    and with --end-to-end N, `curate extract` over the general pages (one process per run,
+    Beam and the extraction child included) against trafilatura over the same files in one
+    process.
 Truth entries that are layout rather than formulas (MathJax's `$\\begingroup$`/`$\\endgroup$`
 around each Stack Exchange post, AsciiMath spacers made only of `\\ `) are set aside, and
 counted. Our extractor runs with min_chars=0: the length floor is a filter, not extraction.

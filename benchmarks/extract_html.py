@@ -410,7 +410,8 @@ def main(argv=None) -> int:
           f"trafilatura {sum(pages_p) / max(1, len(pages_p)):6.1%}   target >= 97%")
     print(f"code-block retention ours {co / max(1, ct):6.1%}   trafilatura {cp / max(1, ct):6.1%}   target >= 98%")
     print(f"general F1           ours {fo:.4f}   trafilatura {fp:.4f}   favor_precision {ffp:.4f}   target > both")
-    print(f"throughput           ours {ops:.2f} pages/s   trafilatura {pps:.2f} pages/s (first pass, {timer.pages} pages)")
+    print(f"throughput           ours {ops:.2f} pages/s   trafilatura {pps:.2f} pages/s "
+          f"(first pass, {timer.pages} pages)")
     print(f"  extractor alone / trafilatura pages/s: {_spread(ratios)} over {len(ratios)} runs   target >= 0.9")
     if args.end_to_end:
         e2e = end_to_end(Path(args.general_dir), args.end_to_end)

@@ -4,8 +4,11 @@ Trafilatura escapes Markdown characters in text (`a\\_1`), drops `<script>` (whe
 keeps its TeX) and MathML, and collapses blank lines inside `<pre>`. So before it runs, every
 formula becomes an opaque word token (`zqxm12q`) and every code block keeps its text but
 gains start/end tokens; after it runs, `restore` puts back `$…$`/`$$…$$` and fenced blocks
-with the language from the originals. Tokens that trafilatura dropped as boilerplate stay
-dropped, so the math and code handling never decides what is main content.
+with the language from the originals (code shown twice comes back once). Tokens that
+trafilatura dropped as boilerplate stay dropped, so the math and code handling never decides
+what is main content. Layout that would hide content from trafilatura is fixed first: headings
+left open, loose text runs in `<div>`/`<center>`, an unclosed `<math>`; page furniture goes
+(`furniture`) and wrappers it would take for chrome by substring are cleared (`wrappers`).
 """
 
 from __future__ import annotations
@@ -472,7 +475,8 @@ def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
         )
         _replace(holder, prot.add_math(clean_tex(el.get("aria-label")), display), display)
     # KaTeX: TeX in the MathML annotation (or, when flattened, the last chunk of its text).
-    katex = [e for e in (_X_KATEX(tree) if has("katex") else []) if _has_class(e, "katex-display") or _has_class(e, "katex")
+    katex = [e for e in (_X_KATEX(tree) if has("katex") else [])
+             if _has_class(e, "katex-display") or _has_class(e, "katex")
              or _has_class(e, "katex--inline") or _has_class(e, "katex--display")]
     for el in _outermost(katex):
         tex = _katex_tex(el)

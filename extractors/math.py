@@ -23,7 +23,8 @@ _SINGLE_DOLLAR = r"(?<![\\$\w])\$(?P<{g}>[^\s$](?:[^$\n]|\n(?!\s*\n)){{0,800}}?)
 # (left, right, display): what MathJax and KaTeX recognise out of the box, and the forum tags.
 DEFAULT_DELIMITERS = (("$$", "$$", True), ("\\[", "\\]", True), ("\\(", "\\)", False))
 FORUM_DELIMITERS = (
-    ("[tex]", "[/tex]", True), ("[itex]", "[/itex]", False), ("[math]", "[/math]", False), ("[imath]", "[/imath]", False),
+    ("[tex]", "[/tex]", True), ("[itex]", "[/itex]", False), ("[math]", "[/math]", False),
+    ("[imath]", "[/imath]", False),
     ("[latex]", "[/latex]", False), ("$latex ", "$", False),
 )
 _PAIR = re.compile(r"""\[\s*(['"])((?:\\.|(?!\1).)*)\1\s*,\s*(['"])((?:\\.|(?!\3).)*)\3\s*\]""")

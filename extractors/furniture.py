@@ -34,9 +34,9 @@ def strip_furniture(tree, has=lambda *words: True) -> None:
     found = []
     if has("mw-editsection"):
         found += _X_EDIT(tree)
-    if has("toc"):
+    if has("mw-", 'id="toc"', "id='toc'"):  # MediaWiki's table of contents (others: link lists trafilatura drops)
         found += [el for el in _X_TOC(tree) if el.get("id") in ("toc", "mw-toc-heading") or _classes(el) & _TOC_CLASS]
-    if has("dialog", "aria-modal"):
+    if has('role="dialog"', "role='dialog'", "aria-modal"):
         found += _X_DIALOG(tree)
     for el in found:
         _drop(el)

@@ -3,7 +3,8 @@
 Handles `<pre>`, `<pre><code class="language-x">`, Pygments `highlighttable`, GitHub-style
 blob tables (`td.blob-num` + `td.blob-code`), SyntaxHighlighter tables (`td.gutter` +
 `div.line`), one-column tables (a `<td>` per line) inside a code-box container, and
-multi-line `<code>` blocks outside `<pre>`.
+multi-line `<code>` blocks outside `<pre>`, and any table whose structure is a line-number
+gutter beside a code column (`gutter_table`: source browsers, blame views).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def table_code(table) -> tuple[str, str | None] | None:
         # forum code boxes (`div.codeBlock > table`, one `<td>` per line, no line numbers)
         return "\n".join(code_text(td) for td in tds), language_of(table, table.getparent())
     if not code_cells or not (gutters or highlighted):
-        return None
+        return gutter_table(table)
     if len(code_cells) == 1:
         cell = code_cells[0]
         lines = [ln for ln in cell.iter() if re.search(r"(?:^|\s)line(?:\s|$)", ln.get("class") or "")]
@@ -125,6 +126,40 @@ def table_code(table) -> tuple[str, str | None] | None:
         text = "\n".join(code_text(td) for td in code_cells)
         lang = language_of(table, table.getparent())
     return text, lang
+
+
+_CODE_CHARS = re.compile(r"[(){}\[\];=<>#/\\\"'|&*+:-]|^\s{2,}\S")
+_CODE_HINT = re.compile(r"code|source|blob|highlight|diff|blame|listing|lines|file|src", re.I)
+
+
+def gutter_table(table) -> tuple[str, str | None] | None:
+    """Code laid out as a table, recognised by its structure rather than its class names: a
+    gutter column of line numbers (digits, counting up, or empty; or cells with
+    `data-line-number`) directly left of the last column, which holds code. Columns before
+    the gutter (a blame view's author, commit, date) are dropped. None for any other table."""
+    rows = [[c for c in r if isinstance(c.tag, str) and c.tag in ("td", "th")] for r in table.iter("tr")]
+    rows = [r for r in rows if r]
+    if len(rows) < 2 or any(c.tag == "th" for r in rows for c in r):
+        return None
+    width = len(rows[0])
+    if width < 2 or any(len(r) != width for r in rows):
+        return None
+    gutter = [r[-2] for r in rows]
+    numbers = []
+    for cell in gutter:
+        label = (cell.get("data-line-number") or "".join(cell.itertext())).strip()
+        if label and not label.isdigit():
+            return None
+        if label:
+            numbers.append(int(label))
+    if len(numbers) < max(2, len(rows) // 2) or any(b <= a for a, b in zip(numbers, numbers[1:])):
+        return None
+    lines = [code_text(r[-1]) for r in rows]
+    hinted = bool(_CODE_HINT.search(_cls_chain(table) + " " + " ".join(r[-1].get("class") or "" for r in rows[:3])))
+    codey = sum(1 for ln in lines if _CODE_CHARS.search(ln))
+    if not hinted and codey < 0.3 * len(lines):
+        return None
+    return "\n".join(lines), language_of(table, table.getparent())
 
 
 def _one_column(table) -> bool:

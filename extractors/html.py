@@ -5,7 +5,11 @@
 2. formulas (MathJax scripts and output, KaTeX, MathML, Wikipedia, LaTeXML, formula images,
    TeX delimiters in text) and code blocks (`<pre>`, highlighted tables) are swapped for
    tokens (`markup.prepare`);
-3. trafilatura picks the main content of that same tree and writes Markdown;
+3. trafilatura picks the main content of that same tree in its plain-text mode (its formatting
+   mode changes what it selects), and `markdown.MarkdownWriter` writes the selected tree as
+   Markdown for training (no escapes, no emphasis unless configured, no raw HTML); a Q&A or
+   forum thread is first cut down to its title and posts (`threads.thread_page`), so every
+   answer is kept, not only the one trafilatura would pick;
 4. the tokens that survived come back as `$…$`, `$$…$$` and fenced code (`markup.restore`).
 """
 
@@ -18,7 +22,9 @@ import trafilatura
 
 from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
+from curate.extractors.markdown import MarkdownWriter
 from curate.extractors.markup import parse_html, prepare, restore
+from curate.extractors.threads import thread_page
 from curate.io.charset import decode_page
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
@@ -70,13 +76,21 @@ class HTMLExtractor:
             raise Reject("extract:html:malformed", "not HTML text (binary bytes or no tags)")
         tree = parse_html(html)
         title, lang_hint = _title(tree), _lang_hint(tree)
-        prot = prepare(tree)
-        markdown = trafilatura.extract(
-            tree, url=uri, output_format="markdown", include_tables=self.cfg.include_tables,
-            include_formatting=True, include_comments=self.cfg.include_comments,
-            favor_recall=self.cfg.favor_recall, with_metadata=False, deduplicate=False,
+        prot = prepare(tree, html)
+        thread = thread_page(tree, self.cfg.thread_comments, html) if self.cfg.threads else None
+        doc = trafilatura.bare_extraction(
+            tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
+            include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,
+            favor_recall=self.cfg.favor_recall, favor_precision=self.cfg.favor_precision,
+            with_metadata=False, deduplicate=False,
         )
-        if not markdown or not markdown.strip():
+        markdown = ""
+        if doc is not None and doc.body is not None:
+            writer = MarkdownWriter(self.cfg.emphasis, prot.is_display_token)
+            markdown = writer.write(doc.body)
+            if self.cfg.include_comments and doc.commentsbody is not None and len(doc.commentsbody):
+                markdown += "\n\n" + writer.write(doc.commentsbody)
+        if not markdown.strip():
             raise Reject("extract:html:empty", "no main content found")
         text, n_math, n_code = restore(markdown, prot)
         if not text:

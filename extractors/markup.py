@@ -4,8 +4,11 @@ Trafilatura escapes Markdown characters in text (`a\\_1`), drops `<script>` (whe
 keeps its TeX) and MathML, and collapses blank lines inside `<pre>`. So before it runs, every
 formula becomes an opaque word token (`zqxm12q`) and every code block keeps its text but
 gains start/end tokens; after it runs, `restore` puts back `$…$`/`$$…$$` and fenced blocks
-with the language from the originals. Tokens that trafilatura dropped as boilerplate stay
-dropped, so the math and code handling never decides what is main content.
+with the language from the originals (code shown twice comes back once). Tokens that
+trafilatura dropped as boilerplate stay dropped, so the math and code handling never decides
+what is main content. Layout that would hide content from trafilatura is fixed first: headings
+left open, loose text runs in `<div>`/`<center>`, an unclosed `<math>`; page furniture goes
+(`furniture`) and wrappers it would take for chrome by substring are cleared (`wrappers`).
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import lxml.html
 from lxml import etree
 
 from curate.errors import Reject
+from curate.extractors.asciimath import asciimath_to_latex
+from curate.extractors.furniture import strip_furniture
 from curate.extractors.code import code_text, div_code, language_of, table_code
-from curate.extractors.math import clean_tex, find_tex, img_latex
+from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
+from curate.extractors.wrappers import free_code, free_math
 
 PARSER = lxml.html.HTMLParser(
     recover=True, no_network=True, huge_tree=False, remove_comments=True, remove_pis=True,
@@ -38,8 +45,11 @@ _MJ2_ARTIFACTS = re.compile(
     r"MathJax_MathML|MJXc-display|MJX_Assistive_MathML|MathJax_PHTML)(?:\s|$)"
 )
 _TEXLIKE = re.compile(r"\\[A-Za-z]+|[\^_=]")
-_ASCIIMATH = re.compile(r"(?<![`\w])`([^`\n]{1,300})`(?!`)")
+# AsciiMath between backticks; `\`` is a literal backtick and `\ ` a space inside a formula
+_ASCIIMATH = re.compile(r"(?<![`\w\\])`((?:[^`\\\n]|\\[^`]|\n(?![ \t]*\n)){1,400}?)`(?!`)")
+_ASCII_SPACER = re.compile(r"^(?:\\\s|\s)*\\?$")
 MATH_TOKEN = re.compile(r"zqxm(\d+)q")
+_DISPLAY_ALONE = re.compile(r"\s*zqxm(\d+)q\s*[.,;:]?\s*")
 CODE_SPAN = re.compile(r"\n*(?:```[^\n]*\n)?[ \t]*zqxc(\d+)s\b.*?zqxc\1e[ \t]*(?:\n```)?[ \t]*\n*", re.S)
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.M)
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -85,6 +95,12 @@ class Protected:
         if ascii_math:
             self.asciimath.add(len(self.math) - 1)
         return f"zqxm{len(self.math) - 1}q"
+
+    def is_display_token(self, text: str) -> bool:
+        """True when `text` is one display-formula token and nothing else (but the punctuation
+        that ends the sentence it closes)."""
+        m = _DISPLAY_ALONE.fullmatch(text)
+        return bool(m) and int(m.group(1)) < len(self.math) and self.math[int(m.group(1))][1]
 
     def add_code(self, text: str, lang: str | None) -> tuple[str, str]:
         self.code.append((text, lang))
@@ -141,19 +157,73 @@ def _katex_tex(el) -> str | None:
     return None
 
 
-def prepare(tree) -> Protected:
-    """Swap every formula and code block in `tree` for tokens; returns what was swapped."""
+def prepare(tree, source: str | None = None) -> Protected:
+    """Swap every formula and code block in `tree` for tokens; returns what was swapped.
+
+    `source`, the page text `tree` was parsed from, lets each search over the tree be skipped
+    when the page does not hold the word it looks for (`katex`, `<math`, `mjx-container`, …):
+    most pages hold no math, and each such search costs as much as a small part of trafilatura."""
     prot = Protected()
-    scripts_src = " ".join((s.get("src") or "") + " " + (s.text or "")[:2000] for s in tree.iter("script"))
-    single_dollar = bool(re.search(r"mathjax|katex|tex2jax|inlineMath|renderMathInElement", scripts_src, re.I))
-    ascii_math = bool(re.search(r"ASCIIMath|asciimath|AMdisplay", scripts_src))
+    has = _Has(source)
+    single_dollar = ascii_math = False
+    delimiters: tuple[tuple[str, str, bool], ...] = ()
+    if has.mathy or has("katex", "AMdisplay"):  # a page loading MathJax, KaTeX or AsciiMath names it
+        scripts = [(s.get("src") or "") + " " + (s.text or "") for s in tree.iter("script")
+                   if not (s.get("type") or "").lower().startswith("math/")]
+        scripts_src = " ".join(t[:2000] for t in scripts)
+        single_dollar = bool(_RENDERER.search(scripts_src))
+        ascii_math = bool(re.search(r"ASCIIMath|asciimath|AMdisplay", scripts_src))
+        config = " ".join(t[:20_000] for t in scripts if _CONFIG_HINT.search(t, 0, 20_000))
+        delimiters = page_delimiters(config) if config else ()
 
     _open_headings(tree)
-    _prepare_code(tree, prot)
-    _prepare_math_elements(tree, prot)
-    _prepare_text(tree, prot, single_dollar, ascii_math)
+    strip_furniture(tree, has)
+    _prepare_code(tree, prot, has)
+    _prepare_math_elements(tree, prot, has)
+    _prepare_text(tree, prot, single_dollar, ascii_math, delimiters, has)
+    _loose_text(tree)
+    free_code(tree)
+    if prot.math:
+        free_math(tree)
     _anchor_code(tree, prot)
     return prot
+
+
+def _mathy(source: str) -> bool:
+    """Whether `source` names math: `math`, `Math` or `MATH` anywhere except JavaScript's
+    `Math.floor(…)`, or KaTeX. A loop of C-speed `find`s: a regex over the page costs more."""
+    for word in ("math", "Math", "MATH"):
+        i = source.find(word)
+        while i >= 0:
+            if source[i + 4: i + 5] not in (".", "("):
+                return True
+            i = source.find(word, i + 4)
+    return "katex" in source or "KaTeX" in source
+
+
+class _Has:
+    """`has(*words)`: whether the page source holds any of `words` (always True without a source).
+    Answers are kept per word. `mathy`: whether the page names math at all (a renderer, MathML,
+    `math` as a word or class; not JavaScript's `Math.floor`); a page that does not skips every
+    math word at once."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.seen: dict[str, bool] = {}
+        self.mathy = source is None or _mathy(source)
+
+    def __call__(self, *words: str) -> bool:
+        if self.source is None:
+            return True
+        for w in words:
+            if ("math" in w.lower() or w == "MJX") and not self.mathy:
+                continue
+            hit = self.seen.get(w)
+            if hit is None:
+                hit = self.seen[w] = w in self.source
+            if hit:
+                return True
+        return False
 
 
 _WORD = re.compile(r"\w+")
@@ -189,6 +259,43 @@ def _open_headings(tree) -> None:
         h.tail = None
         for j, c in enumerate(moved):
             parent.insert(at + 1 + j, c)
+
+
+_INLINE = {
+    "a", "span", "b", "i", "em", "strong", "code", "sub", "sup", "small", "big", "u", "font", "abbr", "cite", "q",
+    "mark", "s", "strike", "tt", "kbd", "var", "img", "br", "label", "time", "del", "ins", "wbr", "bdi", "bdo",
+}
+_X_LOOSE = etree.XPath("//div[text()[normalize-space()]] | //center")
+
+
+def _loose_text(tree) -> None:
+    """Text standing directly in a `<div>` between block elements (and `<center>`, which
+    trafilatura drops, formulas and all) becomes `<p>` paragraphs, one per run, so it is read
+    as the paragraphs it renders as rather than dropped or glued to its neighbours."""
+    for div in _X_LOOSE(tree):
+        div.tag = "div"
+        kids = list(div)
+        runs: list[tuple[str, list]] = []  # (leading text, inline children) between blocks
+        blocks: list = []
+        text, inline = div.text or "", []
+        div.text = None
+        for k in kids:
+            div.remove(k)
+            if isinstance(k.tag, str) and k.tag not in _INLINE:
+                runs.append((text, inline))
+                blocks.append(k)
+                text, inline = k.tail or "", []
+                k.tail = None
+            else:
+                inline.append(k)
+        runs.append((text, inline))
+        for i, (lead, children) in enumerate(runs):
+            if lead.strip() or any(isinstance(c.tag, str) for c in children):
+                p = etree.SubElement(div, "p")
+                p.text = lead
+                p.extend(children)
+            if i < len(blocks):
+                div.append(blocks[i])
 
 
 def _in_chrome(el) -> bool:
@@ -238,7 +345,7 @@ def _anchor_code(tree, prot: Protected) -> None:
         prot.anchors[i] = (tuple(before), tuple(after))
 
 
-def _prepare_code(tree, prot: Protected) -> None:
+def _prepare_code(tree, prot: Protected, has=_Has(None)) -> None:
     for table in _outermost([t for t in tree.iter("table")]):
         found = table_code(table)
         if found is None:
@@ -250,7 +357,7 @@ def _prepare_code(tree, prot: Protected) -> None:
             pre.text = f"{start}\n{text}\n{end}"
             pre.tail = table.tail
             table.getparent().replace(table, pre)
-    for div in _outermost(_X_CODE_DIVS(tree)):
+    for div in _outermost(_X_CODE_DIVS(tree) if has("ode", "ighlight") else []):
         text = div_code(div) if div.getparent() is not None else None
         if text:
             start, end = prot.add_code(text, language_of(div, div.getparent()))
@@ -303,14 +410,24 @@ _X_MATH = etree.XPath("//math | //*[contains(name(),':math')]")
 _X_TEX_HOLDERS = etree.XPath(
     "//formula | //*[contains(name(),':formula')] | //*[contains(@class,'math') or contains(@class,'tex')]"
 )
-_X_TEXT_TEX = etree.XPath("//text()[contains(.,'$') or contains(.,'\\')]")
-_X_TEXT_TEX_ASCII = etree.XPath("//text()[contains(.,'$') or contains(.,'\\') or contains(.,'`')]")
+_RENDERER = re.compile(r"mathjax|katex|tex2jax|inlineMath|renderMathInElement", re.I)
+_CONFIG_HINT = re.compile(r"inlineMath|displayMath|renderMathInElement|delimiters")
+_TEXT_PROBES = ("$", "\\", "[tex]", "[itex]", "[math]", "[imath]", "[latex]")
 
 
-def _prepare_math_elements(tree, prot: Protected) -> None:
+@lru_cache(maxsize=64)
+def _x_text(probes: tuple[str, ...]):
+    """XPath of the text nodes holding any of `probes` (chosen in C; only those reach Python)."""
+    def lit(p: str) -> str:
+        return f"'{p}'" if "'" not in p else f'"{p}"'
+    tests = " or ".join(f"contains(.,{lit(p)})" for p in probes)
+    return etree.XPath(f"//text()[not(parent::script or parent::style)][{tests}]")
+
+
+def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
     # MathJax 2: TeX or MathML in <script type="math/...">; its rendered copies are dropped.
     scripts = [s for s in tree.iter("script") if (s.get("type") or "").lower().startswith("math/")]
-    if scripts:
+    if scripts and has.mathy:
         for el in [e for e in _X_MJ2(tree) if _MJ2_ARTIFACTS.search(_classes(e))]:
             if el.getparent() is not None and not any(a in scripts for a in el.iter("script")):
                 _replace(el, "")
@@ -343,7 +460,7 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(tex, display), display)
     # MathJax 2 CommonHTML pre-rendered pages (engrafo, arxiv-vanity): TeX in aria-label.
-    labelled = [e for e in _X_LABELLED(tree) if _has_class(e, "mjx-math")]
+    labelled = [e for e in (_X_LABELLED(tree) if has.mathy else []) if _has_class(e, "mjx-math")]
     for el in labelled:
         holder = el
         for anc in el.iterancestors():
@@ -358,7 +475,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         )
         _replace(holder, prot.add_math(clean_tex(el.get("aria-label")), display), display)
     # KaTeX: TeX in the MathML annotation (or, when flattened, the last chunk of its text).
-    katex = [e for e in _X_KATEX(tree) if _has_class(e, "katex-display") or _has_class(e, "katex")
+    katex = [e for e in (_X_KATEX(tree) if has("katex") else [])
+             if _has_class(e, "katex-display") or _has_class(e, "katex")
              or _has_class(e, "katex--inline") or _has_class(e, "katex--display")]
     for el in _outermost(katex):
         tex = _katex_tex(el)
@@ -366,7 +484,8 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(clean_tex(tex), display), display)
     # Wikipedia: MathML with alttext, fallback image with the same TeX in alt.
-    for el in _outermost([e for e in _X_MWE(tree) if _has_class(e, "mwe-math-element")]):
+    for el in _outermost([e for e in (_X_MWE(tree) if has.mathy else [])
+                          if _has_class(e, "mwe-math-element")]):
         math = next((m for m in el.iter() if local_name(m) == "math"), None)
         img = next(el.iter("img"), None)
         tex = mathml_to_latex(math) if math is not None else (img.get("alt") if img is not None else "")
@@ -376,33 +495,92 @@ def _prepare_math_elements(tree, prot: Protected) -> None:
         if tex:
             _replace(el, prot.add_math(_unwrap_displaystyle(clean_tex(tex)), display), display)
     # Any other MathML (raw, LaTeXML/ar5iv): alttext, TeX annotation or conversion.
-    for math in _outermost([e for e in _X_MATH(tree) if local_name(e) == "math"]):
+    maths = _X_MATH(tree) if has.mathy else []
+    for math in _outermost([e for e in maths if local_name(e) == "math"]):
         if math.getparent() is None or _in_pre(math):
             continue
-        tex = _unwrap_displaystyle(clean_tex(mathml_to_latex(math)))
+        _close_math(math)
+        if not any(isinstance(c.tag, str) for c in math) and not math.get("alttext"):
+            tex = clean_tex(_raw_tex(math))  # a broken mirror's <math> holding TeX text, not MathML
+        else:
+            tex = _unwrap_displaystyle(clean_tex(mathml_to_latex(math)))
         display = math.get("display") == "block" or math.get("mode") == "display"
         if tex:
             _replace(math, prot.add_math(tex, display), display)
     # Formula images.
-    for img in list(tree.iter("img")):
+    for img in list(tree.iter("img")) if has.mathy or has("latex", "tex?", "cht=tx") else []:
         tex = img_latex(img)
         if tex and img.getparent() is not None:
             _replace(img, prot.add_math(_unwrap_displaystyle(tex), False))
     # Elements that hold bare TeX: <formula>, .math-tex, .math, .tex, .latex.
-    for el in _outermost([e for e in _X_TEX_HOLDERS(tree) if local_name(e) == "formula" or re.search(
+    holders = _X_TEX_HOLDERS(tree) if has.mathy or has("formula", "latex") else []
+    for el in _outermost([e for e in holders if local_name(e) == "formula" or re.search(
             r"(?:^|\s)(?:math-tex|math|tex|latex|math-display|math-inline|arithmatex)(?:\s|$)", _classes(e))]):
         if el.getparent() is None or _in_pre(el) or any(local_name(c) not in ("br",) for c in el):
             continue
         text = clean_tex(el.text_content())
-        if not text or find_tex(text, True) or not _TEXLIKE.search(text) or len(text) > 3000:
+        delimited = [f for f in find_tex(text, True) if not text.startswith("\\begin", f[0])]
+        if not text or delimited or not _TEXLIKE.search(text) or len(text) > 3000:
             continue
         display = local_name(el) == "div" or "display" in _classes(el)
         _replace(el, prot.add_math(text, display), display)
     # LaTeXML equation tables: keep the formulas, drop the equation-number cells.
-    for table in [t for t in tree.iter("table") if re.search(r"ltx_equation|ltx_eqn_table", _classes(t))]:
+    for table in [t for t in (tree.iter("table") if has("ltx_eq") else ()) if re.search(r"ltx_equation|ltx_eqn_table",
+                                                                                       _classes(t))]:
         tokens = MATH_TOKEN.findall(table.text_content())
         if tokens and table.getparent() is not None:
             _replace(table, " ".join(f"zqxm{t}q" for t in tokens), True)
+
+
+_HTML_M = {"main", "mark", "menu", "meta", "meter", "map", "marquee"}
+_PROSE_RUN = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{2,}[,.;:]?\s+){2,}[A-Za-z]{2,}")
+
+
+def _is_mathml(el) -> bool:
+    name = local_name(el)
+    return (name.startswith("m") and name not in _HTML_M) or name in ("semantics", "annotation", "annotation-xml",
+                                                                      "none")
+
+
+def _close_math(math) -> None:
+    """A `<math>` left open swallows what follows it: HTML elements inside it (and everything
+    after the first one), and prose standing after its MathML children, go back out after it."""
+    kids = list(math)
+    cut = None
+    for i, c in enumerate(kids):
+        if isinstance(c.tag, str) and not _is_mathml(c):
+            cut = (i, "")
+            break
+        if (c.tail or "").strip():
+            cut = (i + 1, c.tail)
+            c.tail = None
+            break
+    if cut is None:
+        return
+    first, text = cut
+    parent = math.getparent()
+    at = parent.index(math)
+    moved = kids[first:]
+    rest = math.tail or ""
+    math.tail = text
+    if moved:
+        moved[-1].tail = (moved[-1].tail or "") + rest
+    else:
+        math.tail += rest
+    for j, c in enumerate(moved):
+        parent.insert(at + 1 + j, c)
+
+
+def _raw_tex(math) -> str:
+    """TeX text of a `<math>` with no MathML inside; when it runs on into prose (an unclosed
+    `<math>`: three plain words in a row outside braces), the prose goes back after it."""
+    text = math.text or ""
+    for m in _PROSE_RUN.finditer(text):
+        depth = text.count("{", 0, m.start()) - text.count("}", 0, m.start())
+        if depth == 0 and m.start() > 0:
+            math.tail = " " + text[m.start():] + (math.tail or "")
+            return text[: m.start()]
+    return text
 
 
 def _unwrap_displaystyle(tex: str) -> str:
@@ -410,11 +588,12 @@ def _unwrap_displaystyle(tex: str) -> str:
     return m.group(1).strip() if m else tex
 
 
-def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool) -> None:
+def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
+                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=_Has(None)) -> None:
     """TeX delimiters (and AsciiMath backticks) in running text become tokens."""
 
     def swap(text: str) -> str:
-        found = find_tex(text, single_dollar)
+        found = find_tex(text, single_dollar, delimiters)
         if not found and not ascii_math:
             return text
         out, pos = [], 0
@@ -425,13 +604,24 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool) 
         out.append(text[pos:])
         text = "".join(out)
         if ascii_math:
-            text = _ASCIIMATH.sub(lambda m: prot.add_math(m.group(1).strip(), False, ascii_math=True), text)
+            text = _ASCIIMATH.sub(_ascii_token, text).replace("\\`", "`")
         return text
+
+    def _ascii_token(m) -> str:
+        if _ASCII_SPACER.match(m.group(1)):  # `\ \ \ ` only spaces a line out: no formula
+            return " "
+        return prot.add_math(m.group(1).strip(), False, ascii_math=True)
 
     def skipped(el) -> bool:
         return local_name(el) in _SKIP_TEXT or any(local_name(a) in _SKIP_TEXT for a in el.iterancestors())
 
-    for found in (_X_TEXT_TEX_ASCII if ascii_math else _X_TEXT_TEX)(tree):
+    # without single-dollar math, only the default delimiters' openings need a look (fewer text nodes)
+    base = _TEXT_PROBES if single_dollar else ("$$", "\\[", "\\(", "\\begin{") + _TEXT_PROBES[2:]
+    probes = base + tuple(sorted({a for a, _b, _d in delimiters if '"' not in a or "'" not in a}))
+    tags = has("tex]", "[math]", "[imath]")  # one scan for [tex], [itex], [latex]
+    probes = tuple(p for p in probes + (("`",) if ascii_math else ())
+                   if (tags if p.startswith("[") and p.endswith("]") else has(p)))
+    for found in _x_text(probes)(tree) if probes else []:
         el = found.getparent()
         if el is None:
             continue
@@ -442,6 +632,10 @@ def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool) 
             parent = el.getparent()
             if parent is not None and not skipped(parent):
                 el.tail = swap(el.tail)
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
 
 
 def _fence(code: str) -> str:
@@ -513,8 +707,15 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
     n_math = 0
     kept: list[int] = []
 
+    seen: set[str] = set()
+
     def code_sub(m):
-        kept.append(int(m.group(1)))
+        i = int(m.group(1))
+        flat = _squeeze(prot.code[i][0])
+        if flat in seen:  # the same code shown twice (highlighted and plain copies): once
+            return "\n\n"
+        seen.add(flat)
+        kept.append(i)
         return f"\n\n\x00{len(kept) - 1}\x00\n\n"
 
     def code_back(m):
@@ -530,13 +731,18 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
         n_math += 1
         tex, display = prot.math[i]
         if i in prot.asciimath:
-            return "`" + tex + "`"
+            converted = asciimath_to_latex(tex)
+            if converted is None:
+                return "`" + tex + "`"
+            tex = converted
         if display:
             return "$$" + tex.strip() + "$$"
         return "$" + re.sub(r"\s*\n\s*", " ", tex.strip()) + "$"
 
     text = _BLANK_LINE.sub("", _reanchor(markdown, prot))
     text = CODE_SPAN.sub(code_sub, text)
+    if seen:  # a flattened copy of a code block standing as a paragraph goes
+        text = "\n\n".join(p for p in text.split("\n\n") if len(p) < 20 or _squeeze(p) not in seen)
     # math tokens inside restored code blocks are left alone: they cannot occur (code is not scanned)
     text = MATH_TOKEN.sub(math_sub, text)
     text = _LEFTOVER.sub("", text)

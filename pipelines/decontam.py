@@ -4,12 +4,12 @@ n-gram with a benchmark, and rejects ``decontam:<benchmark>`` naming the item an
     docs ─ Check (index built once per worker, ``curate.synth.decontam``) ─ docs, rejects, stats
 
 ``stats["decontam"]`` is one ``DecontamStats`` record (texts checked; hits per benchmark and per
-rule; items per benchmark), merged over workers; ``decontam_step`` runs it as a step.
+rule; items per benchmark), merged over workers; ``decontam_step`` (pipelines/steps.py) runs it as a step.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import apache_beam as beam
 
@@ -65,32 +65,3 @@ class Decontaminate(beam.PTransform):
         stats = (docs | "Checked" >> beam.combiners.Count.Globally()
                  | "Stats" >> beam.Map(_stats, beam.pvalue.AsSingleton(hits), items))
         return {"docs": res.docs, "rejects": res.rejects, "stats": {"decontam": stats}}
-
-
-Log = Callable[[str], None]
-
-
-def decontam_step(cfg, inputs: list[str], input_digests: list[str] | None, out: str | None, cache_dir: str,
-                  beam_args: list[str], log: Log = print) -> tuple[str, dict]:
-    """Decontaminate Document pools (step outputs) against ``cfg.decontam``'s benchmarks."""
-    from curate.io import files
-    from curate.pipelines.runner import Counted, StepGraph, run_step, step_dir, step_key
-    from curate.pipelines.shards import ReadShards
-    from curate.pipelines.steps import pool_bytes, pool_keys, shard_count
-    from curate.pipelines.synth import benchmark_fingerprints
-
-    digests = input_digests if input_digests is not None else pool_keys(inputs, cfg.reuse_check)
-    key = step_key(STEP, benchmark_fingerprints(cfg.decontam), digests)
-    dirs = [files.join(d, "docs") for d in inputs]
-    transform = Decontaminate(cfg.decontam)
-
-    def build(p: beam.Pipeline) -> StepGraph:
-        docs = p | "ReadPool" >> ReadShards(dirs)
-        res = docs | "Decontaminate" >> transform
-        return StepGraph(counted=[Counted(STEP, docs, res["docs"], res["rejects"])], docs=res["docs"],
-                         rejects=res["rejects"], stats=res["stats"])
-
-    nbytes = pool_bytes(dirs)
-    return run_step(STEP, key, out or step_dir(cache_dir, STEP, key), build, beam_args, shard_count(cfg, nbytes),
-                    info={"inputs": inputs, "input_bytes": nbytes}, log=log, check=cfg.reuse_check,
-                    failure_budget=cfg.failure_budget)

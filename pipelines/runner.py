@@ -144,11 +144,11 @@ def _count_events(counted: Counted, progress_dir: str | None = None) -> list:
     n = counted.name
     sums = []
     for kind, pcs in (("in", counted.inputs), ("out", counted.outputs), ("reject", counted.rejects)):
-        for i, pc in enumerate(as_list(pcs)):
+        for i, part in enumerate(as_list(pcs)):
             key = (lambda r, n=n: ((n, "reject", r["reason"]), 1)) if kind == "reject" else (lambda _, n=n, k=kind: ((n, k, ""), 1))
             if kind == "in" and progress_dir:  # live progress (curate.progress): what each part has read
-                pc = pc | f"Progress{n}{i}" >> ReportProgress(progress_dir, n)
-            sums.append(pc | f"Key{kind}{n}{i}" >> beam.Map(key) | f"Sum{kind}{n}{i}" >> beam.CombinePerKey(sum))
+                part = part | f"Progress{n}{i}" >> ReportProgress(progress_dir, n)
+            sums.append(part | f"Key{kind}{n}{i}" >> beam.Map(key) | f"Sum{kind}{n}{i}" >> beam.CombinePerKey(sum))
     return sums
 
 
@@ -308,17 +308,18 @@ def run_step(
     log: Callable[[str], None] = print,
     check: checksums.Check = "checksums",
     failure_budget: Any = None,
+    finish: Callable[[Folder], None] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run (or reuse) a Document step (``run_committed``): the graph ``build`` makes writes
     ``docs/`` and ``rejects/`` as Parquet shards, its counts (the count law is checked) and stats.
 
     ``final`` is normally ``step_dir(cache_dir, name, key)``. ``failure_budget``
     (curate.budget.FailureBudget; None: its defaults) stops a step whose ``error:*`` rejects
-    are too many, before it is committed.
+    are too many, before it is committed. ``finish(staged)`` may add files made from the
+    written shards (e.g. the problem set's exports) before the manifest lists them.
     """
 
     def produce(staged: Folder) -> Produced:
-        work = staged.path
         with progress.watch(name, staged.join(progress.DIRNAME), info, log), \
                 beam.Pipeline(options=PipelineOptions(beam_args)) as p:
             graph = build(p)
@@ -338,6 +339,8 @@ def run_step(
         budget.check(name, counts, lambda reason: first_reject(staged.join("rejects"), reason), failure_budget)
         stats = {s: json.loads(staged.read_bytes(f"_stats_{s}.json")) if staged.exists(f"_stats_{s}.json") else None
                  for s in graph.stats}
+        if finish is not None:
+            finish(staged)
         return Produced(counts, stats)
 
     return run_committed(name, key, final, produce, info, log, check)

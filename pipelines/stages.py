@@ -23,7 +23,8 @@ from curate.mixtures.layout import HELD_OUT, publish_shards
 from curate.mixtures.report import build_report, write_report_files
 from curate.mixtures.summary import ReportParts
 from curate.mixtures.tokenizer import default_tokenizer_path
-from curate.pipelines.steps import Log, dedup_step, extract_step, filter_step, mix_step, plan_sources, pool_keys
+from curate.pipelines.steps import (Log, decontam_step, dedup_step, extract_step, filter_step, mix_step, plan_sources,
+                                    pool_keys, synth_step)
 
 
 def default_cache_dir(output: str) -> str:
@@ -123,8 +124,6 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
     steps.append(_entry(dd_dir, m))
     flt_dir, m = filter_step(cfg, [dd_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(flt_dir, m))
-    from curate.pipelines.decontam import decontam_step
-
     dc_dir, m = decontam_step(cfg, [flt_dir], [steps[-1]["output_digest"]], None, cache, beam_args, log)
     steps.append(_entry(dc_dir, m))
     pools = {"web": dc_dir}
@@ -135,8 +134,6 @@ def run_stage(cfg: StageConfig, output: str, beam_args: list[str] | None = None,
                             "synth.backend.kind: http with a url): no synthetic data was generated")
         log(f"[synth] WARNING: skipped, {skipped['synth']}; the mix reports the synthetic share as unmet")
     elif cfg.synth.enabled:
-        from curate.pipelines.synth import synth_step  # here: the generator backends load only for stage 3
-
         syn_dir, m = synth_step(cfg, sample_problems(cfg, output), None, cache, beam_args, log,
                                 pools=[pools["web"]] if cfg.synth.rewrite_pool else None)
         steps.append(_entry(syn_dir, m))

@@ -26,13 +26,20 @@ from curate.mixtures.blend import Blend, BlendTokenizer
 from curate.mixtures.layout import HELD_OUT, SHARDS, final_names, plan_mismatch
 from curate.mixtures.summary import ShardSummary
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
+from curate.pipelines.decontam import Decontaminate
 from curate.pipelines.extract import Extract
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
 from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, run_committed, run_step,
                                      step_dir, step_key)
-from curate.io.doc_shards import list_shards
+from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.shards import ReadShards
+from curate.pipelines.synth import ProblemSet, SelectRewrites, Synthesize
+from curate.synth import problem_export
+from curate.synth.backend_factory import check_backend
+from curate.synth.decontam import benchmark_fingerprints
+from curate.synth.prompts import load_templates
+from curate.synth.tasks import read_problem_lines
 
 Log = Callable[[str], None]
 
@@ -100,12 +107,13 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
                     failure_budget=cfg.failure_budget)
 
 
-def _pool_step(name: str, section: Any, make: Callable[[list[str]], beam.PTransform], inputs: list[str],
+def _pool_step(name: str, settings: Any, make: Callable[[list[str]], beam.PTransform], inputs: list[str],
                input_digests: list[str], cfg: StageConfig, out: str | None, cache_dir: str, beam_args: list[str],
                log: Log) -> tuple[str, dict]:
     """A step that reads Document pools (Parquet shards) and applies one transform,
-    ``make(docs dirs)`` (given the dirs so it may read the pools again)."""
-    key = step_key(name, section.model_dump(), input_digests)
+    ``make(docs dirs)`` (given the dirs so it may read the pools again). ``settings``: what
+    besides the inputs the output depends on (JSON-able), for the key."""
+    key = step_key(name, settings, input_digests)
     dirs = [files.join(d, "docs") for d in inputs]
 
     def build(p: beam.Pipeline) -> StepGraph:
@@ -133,7 +141,7 @@ def dedup_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], ou
     """
     from curate.pipelines.dedup import Deduplicate  # here: datasketch and scipy load only for dedup
 
-    return _pool_step("dedup", cfg.dedup, lambda dirs: Deduplicate(cfg.dedup, reread=ReadShards(dirs)), inputs,
+    return _pool_step("dedup", cfg.dedup.model_dump(), lambda dirs: Deduplicate(cfg.dedup, reread=ReadShards(dirs)), inputs,
                       input_digests, cfg, out, cache_dir, beam_args, log)
 
 
@@ -142,8 +150,77 @@ def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], o
     """Rules, language id, quality classifiers and the domain label."""
     from curate.pipelines.filter import Filter  # here: the filter's model libraries load only for it
 
-    return _pool_step("filter", cfg.filter, lambda dirs: Filter(cfg.filter), inputs, input_digests, cfg, out,
+    return _pool_step("filter", cfg.filter.model_dump(), lambda dirs: Filter(cfg.filter), inputs, input_digests, cfg, out,
                       cache_dir, beam_args, log)
+
+
+def decontam_step(cfg: StageConfig, inputs: list[str], input_digests: list[str] | None, out: str | None,
+                  cache_dir: str, beam_args: list[str], log: Log = print) -> tuple[str, dict]:
+    """Documents of any pool whose text shares no n-gram with a benchmark of ``cfg.decontam``;
+    the key holds the benchmark files' contents."""
+    digests = input_digests if input_digests is not None else pool_keys(inputs, cfg.reuse_check)
+    return _pool_step("decontam", benchmark_fingerprints(cfg.decontam), lambda dirs: Decontaminate(cfg.decontam),
+                      inputs, digests, cfg, out, cache_dir, beam_args, log)
+
+
+def _synth_like(name: str, transform_cls, cfg: StageConfig, problem_paths: list[str], pools: list[str],
+                out: str | None, cache_dir: str, beam_args: list[str], log: Log,
+                finish: Callable[[Folder], None] | None = None) -> tuple[str, dict]:
+    """The synth and problems steps: problem files (and pools to rewrite) through ``transform_cls``.
+
+    The key holds the problem files' contents (not where they live), the synth config, the
+    prompt templates, the benchmarks and the pools' output digests.
+    """
+    s = cfg.synth
+    check_backend(s)
+    paths = [p for p, _ in files.expand(problem_paths)] if problem_paths else []
+    fingerprints = sorted(files.content_hash(p) for p in paths)
+    templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
+    key = step_key(name, s.model_dump(), fingerprints, pool_keys(pools, cfg.reuse_check) if pools else [], templates,
+                   benchmark_fingerprints(cfg.decontam))
+    synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
+    transform = transform_cls(s, synth_cache, decontam=cfg.decontam)
+
+    def build(p: beam.Pipeline) -> StepGraph:
+        parts = []
+        if paths:
+            parts.append(p | "ProblemFiles" >> beam.Create(paths) | "SpreadFiles" >> beam.Reshuffle()
+                         | "ReadLines" >> beam.FlatMap(read_problem_lines))
+        if pools:
+            docs = p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools])
+            parts.append(docs | "SelectRewrites" >> SelectRewrites(s, cfg.seed))
+        inputs = parts[0] if len(parts) == 1 else tuple(parts) | "AllInputs" >> beam.Flatten()
+        res = inputs | name.capitalize() >> transform
+        return StepGraph(counted=[Counted(n, i, o, r) for n, i, o, r in transform.parts],
+                         docs=res["docs"], rejects=res["rejects"], stats=res.get("stats", {}))
+
+    info = {"problem_files": paths, "pools": pools, "backend": s.backend.kind, "model": s.backend.model, "k": s.k,
+            "cache": synth_cache}
+    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info,
+                    log=log, check=cfg.reuse_check, failure_budget=cfg.failure_budget, finish=finish)
+
+
+def synth_step(cfg: StageConfig, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
+               log: Log = print, pools: list[str] | None = None) -> tuple[str, dict]:
+    """Seed problems (and optionally Document pools to rewrite) → verified synthetic Documents."""
+    if not problem_paths and not pools:
+        raise InputError("synth: no problem files and no pools to rewrite")
+    return _synth_like("synth", Synthesize, cfg, problem_paths, pools or [], out, cache_dir, beam_args, log)
+
+
+def problems_step(cfg: StageConfig, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
+                  log: Log = print) -> tuple[str, dict]:
+    """Seed problems → the curated problem set with difficulties; the step output also holds
+    ``problems.parquet`` and ``problems.jsonl`` (the RL trainer's rows, schema in
+    ``curate.synth.problem_export``), written before the manifest lists them."""
+    def exports(staged: Folder) -> None:
+        recs = [{"uri": r["uri"], "meta": json.loads(r["meta"])}
+                for path in list_shards(staged.join("docs")) for r in read_shard(path)]
+        rows = problem_export.problem_rows(recs)
+        staged.write_atomic("problems.parquet", problem_export.parquet_bytes(rows))
+        staged.write_atomic("problems.jsonl", problem_export.jsonl_bytes(rows))
+
+    return _synth_like("problems", ProblemSet, cfg, problem_paths, [], out, cache_dir, beam_args, log, finish=exports)
 
 
 def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, str], cache_dir: str,

@@ -9,7 +9,7 @@ Counted parts (each keeps in = out + Σ rejects): ``problems`` (inputs → tasks
 (tasks → distinct tasks; ``ProblemSet`` only: near-duplicate problems are never sampled), ``generate``
 (k sample slots per task → generations; failures are ``synth:backend_error``), ``verify``
 (generations → verified Documents). ``ProblemSet`` adds ``rate`` (tasks → curated problems).
-Inputs may be problem-file lines ``{"_path", "_line", "_raw"}`` (see ``read_problem_lines``),
+Inputs may be problem-file lines ``{"_path", "_line", "_raw"}`` (see ``curate.synth.tasks.read_problem_lines``),
 parsed problem dicts, or pool Documents (rewritten when their domain is math or code).
 """
 
@@ -17,54 +17,26 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import apache_beam as beam
 
 from curate.errors import Reject
 from curate.pipelines.shards import as_list
-from curate.schema import doc_id, make_reject, new_document
+from curate.schema import make_reject
+from curate.synth import tasks
+from curate.synth.backend_factory import make_backend
+from curate.synth.backends import BackendError
 from curate.synth.config import SynthConfig
+from curate.synth.decontam import index_from_config
+from curate.synth.difficulty import Difficulty, in_easy_pool, keep_problem, rate, test_pass_rates
+from curate.synth.near_dups import near_duplicates
+from curate.synth.problem_export import problem_document
+from curate.synth.prompts import load_templates
+from curate.synth.sandbox import SandboxLimits
+from curate.synth.tasks import choose_rewrites, estimated_tokens
 
 STEP = "synth"
-MAX_LINE = 1 << 20
-
-
-def read_problem_lines(path: str):
-    """Each non-empty line of a problems JSONL file as ``{"_path", "_line", "_raw"}``; ``_path``
-    is the file's name, not where it lives, so problem ids are the same wherever it is."""
-    import posixpath
-
-    from curate.io import files
-
-    name = posixpath.basename(path)
-    with files.open_read(path, limit=4_000_000_000) as f:
-        for n, line in files.iter_lines(f, MAX_LINE):
-            if line is None:
-                yield {"_path": name, "_line": n, "_raw": None, "_error": f"line over {MAX_LINE} bytes"}
-            elif line.strip():
-                yield {"_path": name, "_line": n, "_raw": line.decode("utf-8", "replace")}
-
-
-def _input_as_doc(rec: dict[str, Any]) -> dict[str, Any]:
-    if "_path" in rec:
-        uri = f"{rec['_path']}#{rec['_line']}"
-        return {"id": doc_id("problems", rec["_path"], rec["_line"]), "source": "problems", "uri": uri,
-                "format": None, "text": rec.get("_raw") or "", "meta": "{}"}
-    if "format" in rec and "text" in rec:
-        return rec
-    pid = str(rec.get("id") or doc_id("problems", "", json.dumps(rec, sort_keys=True, default=str)))
-    return {"id": pid, "source": "problems", "uri": str(rec.get("uri") or pid), "format": None,
-            "text": str(rec.get("question") or rec.get("problem") or ""),
-            "meta": json.dumps(rec, sort_keys=True, default=str)}
-
-
-def _task_as_doc(task: dict[str, Any], source: str = "problems") -> dict[str, Any]:
-    return {"id": task["id"] if task["task"] == "solve" else doc_id(source, task["uri"], task["id"]),
-            "source": source, "uri": task["uri"], "format": None, "domain": task["kind"],
-            "text": task.get("question") or task.get("text") or "",
-            "meta": json.dumps({k: task.get(k) for k in ("task", "kind", "answer", "tests", "entry_point", "extra")},
-                               sort_keys=True, default=str)}
 
 
 class _PrepareFn(beam.DoFn):
@@ -74,13 +46,9 @@ class _PrepareFn(beam.DoFn):
         self.index = None
 
     def setup(self):
-        from curate.synth.decontam import index_from_config
-
         self.index = index_from_config(self.decontam) if self.decontam is not None else None
 
     def process(self, rec):
-        from curate.synth import tasks
-
         try:
             if "_path" in rec:
                 if rec.get("_raw") is None:
@@ -97,10 +65,10 @@ class _PrepareFn(beam.DoFn):
                     raise Reject(f"synth:contaminated:{hit.benchmark}", hit.detail())
             yield task
         except Reject as r:
-            yield beam.pvalue.TaggedOutput("rejects", make_reject(_input_as_doc(rec), STEP, r.reason, r.detail))
+            yield beam.pvalue.TaggedOutput("rejects", make_reject(tasks.input_as_doc(rec), STEP, r.reason, r.detail))
         except Exception as e:  # noqa: BLE001 - one bad input must not stop the step
             yield beam.pvalue.TaggedOutput(
-                "rejects", make_reject(_input_as_doc(rec), STEP, f"error:synth:{type(e).__name__}", str(e)[:500]))
+                "rejects", make_reject(tasks.input_as_doc(rec), STEP, f"error:synth:{type(e).__name__}", str(e)[:500]))
 
 
 class _GenerateFn(beam.DoFn):
@@ -113,8 +81,6 @@ class _GenerateFn(beam.DoFn):
         self.backend = None
 
     def setup(self):
-        from curate.synth.backend_factory import make_backend
-
         self.backend = make_backend(self.cfg.backend, self.cache_dir)
 
     def teardown(self):
@@ -122,9 +88,6 @@ class _GenerateFn(beam.DoFn):
             self.backend.close()
 
     def process(self, batch):
-        from curate.synth import tasks
-        from curate.synth.backends import BackendError
-
         k = self.cfg.k
         prompts, ok = [], []
         for task in batch:
@@ -154,8 +117,6 @@ class _GenerateFn(beam.DoFn):
                            "finish_reason": c.finish_reason, "prov": prov}
 
     def _error(self, task, j, detail, prov=None):
-        from curate.synth import tasks
-
         doc = tasks.make_document(task, j, "", _provenance(task, j, self.cfg.k, prov or {}, {}), self.cfg.source_prefix, {})
         yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, STEP, "synth:backend_error", detail))
         yield beam.pvalue.TaggedOutput("errors", (task["id"], {"task": task, "sample": j, "error": detail}))
@@ -174,13 +135,11 @@ class _NearDupFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, all_tasks):
-        from curate.synth.near_dups import near_duplicates
-
         dups = near_duplicates([(t["id"], t.get("question") or t.get("text") or "") for t in all_tasks], self.cfg)
         for t in sorted(all_tasks, key=lambda t: t["id"]):
             if t["id"] in dups:
                 yield beam.pvalue.TaggedOutput("rejects", make_reject(
-                    _task_as_doc(t), STEP, "synth:near_duplicate", f"near-duplicate of {dups[t['id']]} (MinHash)"))
+                    tasks.task_as_doc(t), STEP, "synth:near_duplicate", f"near-duplicate of {dups[t['id']]} (MinHash)"))
             else:
                 yield t
 
@@ -195,17 +154,12 @@ class _VerifyFn(beam.DoFn):
         self.limits = None
 
     def setup(self):
-        from curate.synth.decontam import index_from_config
-        from curate.synth.sandbox import SandboxLimits
-
         self.index = index_from_config(self.decontam) if self.decontam is not None else None
         s = self.cfg.sandbox
         self.limits = SandboxLimits(cpu_s=s.cpu_s, wall_s=s.wall_s, memory_mb=s.memory_mb, fsize_mb=s.fsize_mb,
                                     nproc=s.nproc, test_timeout_s=s.test_timeout_s, tmpfs_mb=s.tmpfs_mb)
 
     def _one(self, gen):
-        from curate.synth import tasks
-
         if gen.get("finish_reason") == "length":
             return "synth:truncated", {"why": "the sample hit the token limit (finish_reason length); a cut-off "
                                               "solution is never verified", "max_new_tokens": gen["prov"]["sampling"].get("max_new_tokens")}
@@ -236,9 +190,6 @@ class _FinalizeFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, element):
-        from curate.synth import tasks
-        from curate.synth.difficulty import rate
-
         _, outcomes = element
         outcomes = sorted(outcomes, key=lambda o: o["sample"])
         attempts = [o for o in outcomes if "error" not in o]
@@ -247,7 +198,7 @@ class _FinalizeFn(beam.DoFn):
         d = rate(passes, len(attempts), self.cfg.difficulty.easy_pass_rate, self.cfg.difficulty.hard_pass_rate) if attempts else None
         dj = d.to_json() if d else {"attempts": 0, "passes": 0, "pass_rate": None, "difficulty": None, "label": None}
         dj["k"] = self.cfg.k
-        dj["test_pass_rates"] = _test_pass_rates(task, attempts) if attempts else None
+        dj["test_pass_rates"] = test_pass_rates(task, attempts) if attempts else None
         scores = {"synth_pass_rate": d.pass_rate, "synth_difficulty": d.score} if d else {}
         for o in attempts:
             verified = o["detail"].get("verified", True)
@@ -263,20 +214,6 @@ class _FinalizeFn(beam.DoFn):
             else:
                 yield doc
         yield beam.pvalue.TaggedOutput("summaries", {"task": task, "errors": len(outcomes) - len(attempts), **dj})
-
-
-def _test_pass_rates(task, attempts) -> list[float]:
-    """Per test, the share of attempts passing it (math: one test, the answer)."""
-    from curate.synth.difficulty import per_test_pass_rates
-
-    if task["kind"] == "math":
-        return per_test_pass_rates([[not o["reason"]] for o in attempts], 1)
-    n = len(task["tests"])
-    results = []
-    for o in attempts:
-        ts = o["detail"].get("tests")
-        results.append([bool(t["passed"]) for t in ts] if isinstance(ts, list) and len(ts) == n else None)
-    return per_test_pass_rates(results, n)
 
 
 def _stats(summaries):
@@ -305,8 +242,6 @@ class Synthesize(beam.PTransform):
 
     def __init__(self, cfg: SynthConfig, cache_dir: str | None = None, dedup=None, decontam=None):
         super().__init__()
-        from curate.synth.prompts import load_templates
-
         self.cfg = cfg
         self.dedup = dedup  # a DedupConfig: drop near-duplicate tasks before sampling
         self.decontam = decontam  # a DecontamConfig: inputs and generations checked against its benchmarks
@@ -350,8 +285,6 @@ class _RateFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, summary):
-        from curate.synth.difficulty import Difficulty, in_easy_pool, keep_problem
-
         task = summary["task"]
         dc = self.cfg.difficulty
         if summary["attempts"]:
@@ -368,24 +301,6 @@ class _RateFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("rejects", make_reject(doc, "problems", why, json.dumps(d.to_json())))
         else:
             yield doc
-
-
-def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """A curated problem as a Document: text = question; answer/tests and difficulty in meta."""
-    problem = {"id": task["id"], "kind": task["kind"], "question": task["question"]}
-    if task["kind"] == "math":
-        problem["answer"] = task["answer"]
-    else:
-        problem["tests"] = task["tests"]
-        if task.get("entry_point"):
-            problem["entry_point"] = task["entry_point"]
-    problem.update(task.get("extra") or {})
-    diff = {k: summary.get(k) for k in ("k", "attempts", "passes", "pass_rate", "difficulty", "label", "test_pass_rates",
-                                         "easy_pool", "resample_prob")}
-    scores = {"pass_rate": summary["pass_rate"], "difficulty": summary["difficulty"]} if summary["attempts"] else {}
-    return new_document(source="problems", uri=task["uri"], format="text", text=task["question"], id=task["id"],
-                        extractor="synth:problems", domain=task["kind"], scores=scores,
-                        meta={"problem": problem, "difficulty": diff})
 
 
 class ProblemSet(beam.PTransform):
@@ -411,69 +326,7 @@ class ProblemSet(beam.PTransform):
         return {"docs": rated.docs, "rejects": rejects, "solutions": res["docs"], "stats": res["stats"]}
 
 
-# ----- step builders (the CLI and the stage graph call these) -----
-
-Log = Callable[[str], None]
-
-
-def _problem_files(paths: list[str]) -> list[tuple[str, int]]:
-    from curate.io import files
-
-    return files.expand(paths)
-
-
-def _run(name: str, transform_cls, cfg, problem_paths: list[str], pools: list[str], out: str | None,
-         cache_dir: str, beam_args: list[str], log: Log):
-    from curate.io import files
-    from curate.pipelines.shards import ReadShards
-    from curate.pipelines.runner import Counted, StepGraph, run_step, step_dir, step_key
-    from curate.synth.prompts import load_templates
-
-    s = cfg.synth
-    _check_backend(s)
-    found = _problem_files(problem_paths) if problem_paths else []
-    fingerprints = sorted(files.content_hash(p) for p, _ in found)  # content, not where the files live
-    templates = {n: t.sha for n, t in load_templates(s.prompts).items()}
-    bench = benchmark_fingerprints(cfg.decontam)
-    pool_keys = []
-    if pools:
-        from curate.pipelines.steps import pool_keys as _pk
-
-        pool_keys = _pk(pools, cfg.reuse_check)
-    key = step_key(name, s.model_dump(), fingerprints, pool_keys, templates, bench)
-    synth_cache = s.backend.cache_dir or files.join(cache_dir, "synth-cache")
-    transform = transform_cls(s, synth_cache, decontam=cfg.decontam)
-    paths = [p for p, _ in found]
-
-    def build(p: beam.Pipeline) -> StepGraph:
-        parts = []
-        if paths:
-            lines = (p | "ProblemFiles" >> beam.Create(paths) | "SpreadFiles" >> beam.Reshuffle()
-                     | "ReadLines" >> beam.FlatMap(read_problem_lines))
-            parts.append(lines)
-        if pools:
-            docs = p | "ReadPool" >> ReadShards([files.join(d, "docs") for d in pools])
-            parts.append(docs | "SelectRewrites" >> _SelectRewrites(s, cfg.seed))
-        inputs = parts[0] if len(parts) == 1 else tuple(parts) | "AllInputs" >> beam.Flatten()
-        res = inputs | name.capitalize() >> transform
-        return StepGraph(counted=[Counted(n, i, o, r) for n, i, o, r in transform.parts],
-                         docs=res["docs"], rejects=res["rejects"], stats=res.get("stats", {}))
-
-    info = {"problem_files": paths, "pools": pools, "backend": s.backend.kind, "model": s.backend.model, "k": s.k,
-            "cache": synth_cache}
-    return run_step(name, key, out or step_dir(cache_dir, name, key), build, beam_args, cfg.num_shards, info=info, log=log,
-                    check=cfg.reuse_check, failure_budget=cfg.failure_budget)
-
-
-def benchmark_fingerprints(d) -> dict[str, Any]:
-    """What a decontamination result depends on: its settings and its benchmark files' contents."""
-    from curate.io import files
-
-    return {"config": d.model_dump(mode="json"),
-            "files": {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(d.benchmarks.items())}}
-
-
-class _SelectRewrites(beam.PTransform):
+class SelectRewrites(beam.PTransform):
     """Pool Documents → the ones to rewrite (``tasks.choose_rewrites``: rewrite_domains, up to
     rewrite_max_tokens); the others are not inputs of the step and stay in their pool. With a
     budget, the (id, domain, tokens) of the pool's documents of those domains meet on one worker."""
@@ -483,8 +336,6 @@ class _SelectRewrites(beam.PTransform):
         self.domains, self.max_tokens, self.seed = list(s.rewrite_domains), s.rewrite_max_tokens, seed
 
     def expand(self, docs):
-        from curate.synth.tasks import choose_rewrites, estimated_tokens
-
         domains = self.domains
         ours = docs | "InDomains" >> beam.Filter(lambda d: d.get("domain") in domains)
         if self.max_tokens is None:
@@ -493,62 +344,3 @@ class _SelectRewrites(beam.PTransform):
                   | "AllSlim" >> beam.combiners.ToList()
                   | "Choose" >> beam.Map(choose_rewrites, domains, self.max_tokens, self.seed))
         return ours | "Chosen" >> beam.Filter(lambda d, ids: d["id"] in ids, beam.pvalue.AsSingleton(chosen))
-
-
-def _check_backend(s: SynthConfig) -> None:
-    """Fail before the pipeline starts on a backend that cannot work (clear message, no Beam trace)."""
-    import os
-
-    from curate.errors import ConfigError, InputError
-    from curate.io import files
-
-    b = s.backend
-    if b.kind == "local":
-        if not b.model:
-            raise ConfigError("synth.backend.model: the local backend needs a model directory "
-                              "(or set synth.backend.kind: http with synth.backend.url)")
-        if not files.is_remote(b.model) and not os.path.isdir(b.model):
-            raise InputError(f"synth.backend.model: model directory not found: {b.model}")
-
-
-def synth_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
-               log: Log = print, pools: list[str] | None = None):
-    """Seed problems (and optionally Document pools to rewrite) → verified synthetic Documents."""
-    if not problem_paths and not pools:
-        from curate.errors import InputError
-
-        raise InputError("synth: no problem files and no pools to rewrite")
-    return _run("synth", Synthesize, cfg, problem_paths, pools or [], out, cache_dir, beam_args, log)
-
-
-def problems_step(cfg, problem_paths: list[str], out: str | None, cache_dir: str, beam_args: list[str],
-                  log: Log = print):
-    """Seed problems → curated problem set with difficulties; also writes ``problems.parquet`` and
-    ``problems.jsonl`` (the RL trainer's rows, schema in ``curate.synth.problem_export``)."""
-    from curate.io import files
-    from curate.pipelines.shards import list_shards, read_shard
-    from curate.synth import problem_export
-
-    final, manifest = _run("problems", ProblemSet, cfg, problem_paths, [], out, cache_dir, beam_args, log)
-    targets = {name: files.join(final, name) for name in ("problems.parquet", "problems.jsonl")}
-    if not all(files.exists(t) for t in targets.values()):
-        recs = [{"uri": r["uri"], "meta": json.loads(r["meta"])}
-                for path in list_shards(files.join(final, "docs")) for r in read_shard(path)]
-        rows = problem_export.problem_rows(recs)
-        files.write_atomic(targets["problems.parquet"], problem_export.parquet_bytes(rows))
-        files.write_atomic(targets["problems.jsonl"], problem_export.jsonl_bytes(rows))
-        manifest = _list_outputs_again(final, manifest)
-    return final, manifest
-
-
-def _list_outputs_again(final: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest of a step output after files were added to it (the problem set's exports),
-    so the output stays a valid pool for later steps (their checks list every file)."""
-    from curate.io import checksums, files
-    from curate.pipelines.runner import MANIFEST, load_manifest
-
-    on_disk = load_manifest(final) or {}
-    outputs = checksums.describe(final, exclude=(MANIFEST,))
-    on_disk.update(outputs=outputs, output_digest=checksums.digest(outputs))
-    files.write_atomic(files.join(final, MANIFEST), json.dumps(on_disk, indent=2, sort_keys=True).encode("utf-8"))
-    return {**manifest, "outputs": outputs, "output_digest": on_disk["output_digest"]}

@@ -3,7 +3,10 @@ knows every concrete backend, and each of those imports the base."""
 
 from __future__ import annotations
 
-from curate.errors import ConfigError
+import os
+
+from curate.errors import ConfigError, InputError
+from curate.io import files
 from curate.synth.backends import Backend
 from curate.synth.cache import DiskCache
 from curate.synth.http_backend import HTTPBackend
@@ -25,3 +28,14 @@ def make_backend(cfg, cache_dir: str | None = None) -> Backend:
         return LocalBackend(cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
                             chat_template=cfg.chat_template, cache=cache, defaults=defaults)
     raise ValueError(f"unknown backend kind {cfg.kind!r}")
+
+
+def check_backend(s) -> None:
+    """Fail before the pipeline starts on a backend that cannot work (clear message, no Beam trace)."""
+    b = s.backend
+    if b.kind == "local":
+        if not b.model:
+            raise ConfigError("synth.backend.model: the local backend needs a model directory "
+                              "(or set synth.backend.kind: http with synth.backend.url)")
+        if not files.is_remote(b.model) and not os.path.isdir(b.model):
+            raise InputError(f"synth.backend.model: model directory not found: {b.model}")

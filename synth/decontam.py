@@ -32,6 +32,7 @@ import numpy as np
 
 from curate.dedup.minhash import fmix64, unit_hash
 from curate.dedup.normalize import normalize
+from curate.io import files
 
 TEXT_FIELDS = ("problem", "question", "prompt", "text", "content", "input")
 ANSWER_FIELDS = ("answer",)
@@ -393,3 +394,9 @@ def build_index(benchmarks: dict[str, list[str]], n: int = 13, min_tokens: int =
 def index_from_config(cfg) -> NgramIndex:
     """The index a ``DecontamConfig`` describes."""
     return build_index(cfg.benchmarks, cfg.ngram, cfg.min_tokens, cfg.packaged, cfg.answer_ngram, cfg.max_answer_tokens)
+
+
+def benchmark_fingerprints(d) -> dict[str, Any]:
+    """What a decontamination result depends on: its settings and its benchmark files' contents."""
+    return {"config": d.model_dump(mode="json"),
+            "files": {b: sorted(files.content_hash(p) for p, _ in files.expand(ps)) for b, ps in sorted(d.benchmarks.items())}}

@@ -69,3 +69,15 @@ def per_test_pass_rates(results: list[list[bool] | None], n_tests: int) -> list[
             for i, ok in enumerate(r):
                 passed[i] += bool(ok)
     return [round(p / len(results), 6) for p in passed]
+
+
+def test_pass_rates(task, attempts) -> list[float]:
+    """Per test, the share of attempts passing it (math: one test, the answer)."""
+    if task["kind"] == "math":
+        return per_test_pass_rates([[not o["reason"]] for o in attempts], 1)
+    n = len(task["tests"])
+    results = []
+    for o in attempts:
+        ts = o["detail"].get("tests")
+        results.append([bool(t["passed"]) for t in ts] if isinstance(ts, list) and len(ts) == n else None)
+    return per_test_pass_rates(results, n)

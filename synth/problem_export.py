@@ -37,6 +37,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.schema import new_document
+
 SCHEMA = pa.schema([
     ("id", pa.string()), ("data_source", pa.string()),
     ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
@@ -80,3 +82,21 @@ def parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
 
 def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode("utf-8")
+
+
+def problem_document(task: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """A curated problem as a Document: text = question; answer/tests and difficulty in meta."""
+    problem = {"id": task["id"], "kind": task["kind"], "question": task["question"]}
+    if task["kind"] == "math":
+        problem["answer"] = task["answer"]
+    else:
+        problem["tests"] = task["tests"]
+        if task.get("entry_point"):
+            problem["entry_point"] = task["entry_point"]
+    problem.update(task.get("extra") or {})
+    diff = {k: summary.get(k) for k in ("k", "attempts", "passes", "pass_rate", "difficulty", "label", "test_pass_rates",
+                                         "easy_pool", "resample_prob")}
+    scores = {"pass_rate": summary["pass_rate"], "difficulty": summary["difficulty"]} if summary["attempts"] else {}
+    return new_document(source="problems", uri=task["uri"], format="text", text=task["question"], id=task["id"],
+                        extractor="synth:problems", domain=task["kind"], scores=scores,
+                        meta={"problem": problem, "difficulty": diff})

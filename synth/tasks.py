@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import ast
 import json
+import posixpath
 import re
 from typing import Any
 
 from curate.errors import Reject
+from curate.io import files
 from curate.schema import doc_id, new_document
 
 KINDS = ("math", "code")
@@ -298,3 +300,43 @@ def make_document(task: dict[str, Any], sample: int, generation: str, provenance
         offset=f"{task['task']}:{task['id']}:{sample}", extractor=f"synth:{task['task']}",
         domain=task["kind"], scores=scores, meta=provenance,
     )
+
+
+# ---------------------------------------------------------------- inputs of the synth steps
+
+MAX_LINE = 1 << 20  # bytes of one problem-file line; a longer line is a reject
+
+
+def read_problem_lines(path: str):
+    """Each non-empty line of a problems JSONL file as ``{"_path", "_line", "_raw"}``; ``_path``
+    is the file's name, not where it lives, so problem ids are the same wherever it is."""
+    name = posixpath.basename(path)
+    with files.open_read(path, limit=4_000_000_000) as f:
+        for n, line in files.iter_lines(f, MAX_LINE):
+            if line is None:
+                yield {"_path": name, "_line": n, "_raw": None, "_error": f"line over {MAX_LINE} bytes"}
+            elif line.strip():
+                yield {"_path": name, "_line": n, "_raw": line.decode("utf-8", "replace")}
+
+
+def input_as_doc(rec: dict[str, Any]) -> dict[str, Any]:
+    """A synth input (problem-file line, problem dict or Document) as a Document, for its reject."""
+    if "_path" in rec:
+        uri = f"{rec['_path']}#{rec['_line']}"
+        return {"id": doc_id("problems", rec["_path"], rec["_line"]), "source": "problems", "uri": uri,
+                "format": None, "text": rec.get("_raw") or "", "meta": "{}"}
+    if "format" in rec and "text" in rec:
+        return rec
+    pid = str(rec.get("id") or doc_id("problems", "", json.dumps(rec, sort_keys=True, default=str)))
+    return {"id": pid, "source": "problems", "uri": str(rec.get("uri") or pid), "format": None,
+            "text": str(rec.get("question") or rec.get("problem") or ""),
+            "meta": json.dumps(rec, sort_keys=True, default=str)}
+
+
+def task_as_doc(task: dict[str, Any], source: str = "problems") -> dict[str, Any]:
+    """A task as a Document (for a reject naming it)."""
+    return {"id": task["id"] if task["task"] == "solve" else doc_id(source, task["uri"], task["id"]),
+            "source": source, "uri": task["uri"], "format": None, "domain": task["kind"],
+            "text": task.get("question") or task.get("text") or "",
+            "meta": json.dumps({k: task.get(k) for k in ("task", "kind", "answer", "tests", "entry_point", "extra")},
+                               sort_keys=True, default=str)}

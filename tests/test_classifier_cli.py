@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import os
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from curate.commands.classifier import classifier
 from curate.filters.lm_quality import LMQualityModel
 from curate.filters.metrics import auc, split
-from curate.io import checksums
-from curate.schema import new_document, to_table
+from curate.schema import new_document
 from curate.testing.filter_pages import labelled_pages
+from mixhelp import commit_pool
 
 
 def _step_output(tmp_path, name, pages):
@@ -25,9 +24,7 @@ def _step_output(tmp_path, name, pages):
     pool = tmp_path / f"{name}-pool"
     (pool / "docs").mkdir(parents=True)
     docs = [new_document(source="t", uri=f"{name}{i}", format="text", text=p["text"], offset=i) for i, p in enumerate(pages)]
-    pq.write_table(to_table(docs), pool / "docs" / "part-00000-of-00001.parquet")
-    outputs = checksums.describe(str(pool))
-    (pool / "manifest.json").write_text(json.dumps({"key": name, "outputs": outputs, "output_digest": checksums.digest(outputs)}))
+    commit_pool(str(pool), docs)  # committed by the step runner, as a step output is
     cfg = tmp_path / "stage.yaml"
     cfg.write_text("stage: stage2\ndecontam:\n  packaged: []\n")
     out = tmp_path / name

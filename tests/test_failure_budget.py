@@ -3,9 +3,7 @@ failure budget), a lying single-byte charset label is caught and recorded, and a
 PyMuPDF cannot count is an invalid PDF, not an extractor error."""
 
 import codecs
-import json
 
-import pyarrow.parquet as pq
 import pymupdf
 import pytest
 from click.testing import CliRunner
@@ -17,12 +15,12 @@ from curate.errors import InputError, Reject
 from curate.extractors.config import PDFConfig
 from curate.extractors.html import HTMLExtractor
 from curate.extractors.pdf import PDFExtractor
-from curate.io import checksums
 from curate.io.charset import decode_html, decode_page
 from curate.pipelines import steps
 from curate.pipelines.runner import load_manifest
 from curate.sample.generate import sample_sources
-from curate.schema import new_document, to_table
+from curate.schema import new_document
+from mixhelp import commit_pool
 
 # ------------------------------------------------------------------ failure budget: real steps
 
@@ -73,10 +71,7 @@ def _pool(tmp_path, n):
     (pool / "docs").mkdir(parents=True)
     text = "A plain paragraph of ordinary English prose about the weather and the town library. " * 4
     docs = [new_document(source="t", uri=f"mem://doc/{i}", format="text", text=text, offset=i) for i in range(n)]
-    pq.write_table(to_table(docs), pool / "docs" / "part-00000-of-00001.parquet")
-    outputs = checksums.describe(str(pool))
-    (pool / "manifest.json").write_text(json.dumps({"key": "test-pool", "outputs": outputs,
-                                                    "output_digest": checksums.digest(outputs)}))
+    commit_pool(str(pool), docs)  # committed by the step runner, as a step output is
     return pool
 
 

@@ -8,11 +8,11 @@ from click.testing import CliRunner
 
 from curate.cli import cli
 from curate.filters.apply import DocumentFilter
-from curate.io import checksums
 from curate.filters.config import FilterConfig
 from curate.filters.fasttext_quality import train_quality
-from curate.schema import from_table, new_document, to_table
+from curate.schema import from_table, new_document
 from curate.testing.filter_pages import good_page, labelled_pages
+from mixhelp import commit_pool
 
 FRENCH = ("La bibliothèque municipale a ouvert une nouvelle salle de lecture pour les enfants du quartier. "
           "Les habitants se réjouissent de pouvoir emprunter des livres le dimanche matin, et les bénévoles "
@@ -23,10 +23,7 @@ def _pool(tmp_path, texts):
     pool = tmp_path / "pool"
     (pool / "docs").mkdir(parents=True)
     docs = [new_document(source="t", uri=f"u{i}", format="text", text=t, offset=i) for i, t in enumerate(texts)]
-    pq.write_table(to_table(docs), pool / "docs" / "part-00000-of-00001.parquet")
-    outputs = checksums.describe(str(pool))  # what a step's manifest lists (curate.io.checksums)
-    (pool / "manifest.json").write_text(json.dumps({"key": "test-pool", "outputs": outputs,
-                                                    "output_digest": checksums.digest(outputs)}))
+    commit_pool(str(pool), docs)  # committed by the step runner, as a step output is
     return pool, docs
 
 

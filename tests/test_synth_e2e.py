@@ -13,17 +13,16 @@ import threading
 from functools import lru_cache
 from http.server import ThreadingHTTPServer
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from curate.errors import Reject
-from curate.io import checksums
 from curate.io.doc_shards import list_shards, read_shard
-from curate.schema import new_document, to_table
+from curate.schema import new_document
 from curate.synth import tasks
 from curate.synth.sandbox import SandboxLimits
 from curate.synth.serve import CompletionHandler
+from mixhelp import commit_pool
 
 LIM = SandboxLimits(cpu_s=3, wall_s=10, test_timeout_s=2)
 DOMAINS = ["math", "code"]
@@ -163,10 +162,7 @@ def _serve(answers):
 
 def _pool(directory, docs):
     (directory / "docs").mkdir(parents=True)
-    pq.write_table(to_table(docs), directory / "docs" / "part-00000-of-00001.parquet")
-    outputs = checksums.describe(str(directory))
-    (directory / "manifest.json").write_text(json.dumps({"key": "test-pool", "outputs": outputs,
-                                                         "output_digest": checksums.digest(outputs)}))
+    commit_pool(str(directory), docs)  # committed by the step runner, as a step output is
     return directory
 
 

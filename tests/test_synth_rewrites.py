@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 
-import pyarrow.parquet as pq
 
 from curate.config import default_config
-from curate.io import checksums
 from curate.pipelines.shards import list_shards, read_shard
 from curate.synth.tasks import select_for_rewrite
-from curate.schema import new_document, to_table
+from curate.schema import new_document
 from reasoning_server import serve, stop, url
+from mixhelp import commit_pool
 
 THINK = "First I restate the source as a question."
 REPLIES = {
@@ -29,10 +28,7 @@ def _doc(uri, domain, text):
 
 def _pool(directory, docs):
     (directory / "docs").mkdir(parents=True)
-    pq.write_table(to_table(docs), directory / "docs" / "part-00000-of-00001.parquet")
-    outputs = checksums.describe(str(directory))
-    (directory / "manifest.json").write_text(json.dumps({"key": "pool", "outputs": outputs,
-                                                         "output_digest": checksums.digest(outputs)}))
+    commit_pool(str(directory), docs)  # committed by the step runner, as a step output is
     return directory
 
 
@@ -46,7 +42,7 @@ def test_selection_takes_the_domains_up_to_the_token_budget():
 
 
 def test_stage3_rewrites_are_verified_or_labelled_unverified(tmp_path, monkeypatch):
-    from curate.pipelines.synth import synth_step
+    from curate.pipelines.steps import synth_step
 
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)

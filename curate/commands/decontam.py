@@ -23,7 +23,7 @@ def decontam(pools, output, config, benchmarks):
     from curate.commands.synth import beam_args_of_context, log_line
     from curate.config import default_config, load_config, parse_config
     from curate.errors import ConfigError, InputError
-    from curate.pipelines.decontam import decontam_step
+    from curate.pipelines.steps import decontam_step
     from curate.pipelines.stages import default_cache_dir
 
     try:

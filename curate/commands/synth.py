@@ -101,7 +101,7 @@ def _problem_paths(cfg, problems: tuple[str, ...], output: str) -> list[str]:
 def _run(kind: str, problems, output, config, pools, **opts) -> None:
     from curate.errors import ConfigError, InputError
     from curate.pipelines.stages import default_cache_dir
-    from curate.pipelines.synth import problems_step, synth_step
+    from curate.pipelines.steps import problems_step, synth_step
 
     try:
         cfg = _config(config, **opts)

@@ -245,18 +245,17 @@ run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
 
 def _step_kind(path: str) -> str:
     """``step`` (a completed step output), ``stage`` (a stage output) or ``raw`` (anything else: input files)."""
-    from curate.pipelines.runner import load_manifest
+    from curate.pipelines.runner import load_manifest, stage_steps
 
-    manifest = load_manifest(path)
-    if manifest is None:
-        return "raw"
-    return "step" if "step" in manifest else "stage" if "steps" in manifest else "raw"
+    if stage_steps(path) is not None:
+        return "stage"
+    return "raw" if load_manifest(path) is None else "step"
 
 
 def _stage_error(path: str) -> click.ClickException:
-    from curate.pipelines.runner import load_manifest
+    from curate.pipelines.runner import stage_steps
 
-    steps = [s.get("dir") for s in (load_manifest(path) or {}).get("steps") or [] if s.get("dir")]
+    steps = stage_steps(path) or []
     return click.ClickException(f"{path} is a stage output, not a step output; give one of its steps: {', '.join(steps)}")
 
 
@@ -431,12 +430,12 @@ def show(path: str, limit: int, rejects: bool, reason: str | None, source: str |
     and the first 800 characters of the text, in shard order."""
     from curate.io import files
     from curate.io.doc_shards import ShardError, list_shards, read_shard
-    from curate.pipelines.runner import load_manifest
+    from curate.pipelines.runner import load_manifest, stage_steps
 
     rejects = rejects or reason is not None
-    manifest = load_manifest(path) if files.is_dir(path) else None
+    steps = stage_steps(path) if files.is_dir(path) else None
+    manifest = load_manifest(path) if files.is_dir(path) and steps is None else None
     if manifest is None or not files.is_dir(files.join(path, "docs")):
-        steps = [s.get("dir") for s in (manifest or {}).get("steps") or [] if s.get("dir")]
         if steps:
             raise click.ClickException(f"{path} is a stage output, not a step output; its steps: {', '.join(steps)}")
         raise click.ClickException(f"{path} is not a step output (no manifest.json and docs/ in it): "

@@ -135,6 +135,21 @@ def load_manifest(directory: str) -> dict[str, Any] | None:
         raise InputError(f"{path}: cannot be read ({e})") from None
 
 
+def stage_steps(directory: str) -> list[str] | None:
+    """The step directories a stage output's manifest lists, or None when ``directory`` is
+    not a stage output (its manifest.json, if any, is a step's)."""
+    path = FileSystems.join(directory, MANIFEST)
+    if not FileSystems.exists(path):
+        return None
+    try:
+        raw = json.loads(files.read_bytes(path))
+    except (ValueError, OSError):
+        return None
+    if isinstance(raw, dict) and "steps" in raw and "step" not in raw:
+        return [s["dir"] for s in raw["steps"] if isinstance(s, dict) and s.get("dir")]
+    return None
+
+
 def _count_events(counted: Counted, progress_dir: str | None = None) -> list:
     """Per-key sums of one counted part, combined where each PCollection is made.
 

@@ -201,7 +201,7 @@ def bench_fsdp(a, device: str) -> None:
         argv = _argv(cfg, blend, iters, device, log, extra, interval=1)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world),
                "-m", "curate.pretrain", *argv] if world > 1 else [sys.executable, "-m", "curate.pretrain", *argv]
-        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // world)))
+        env = dict(os.environ, OMP_NUM_THREADS="1")  # one thread per rank: the same arithmetic in every run
         t0 = time.perf_counter()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
@@ -238,7 +238,7 @@ def _argv(cfg: dict, blend: str, iters: int, device: str, log: str, extra: list[
             "--micro-batch-size", str(cfg["micro_batch_size"]), "--global-batch-size", str(cfg["global_batch_size"]),
             "--mtp-num-layers", str(cfg["mtp_num_layers"]), "--train-iters", str(iters), "--lr", "3e-4",
             "--lr-warmup-iters", "2", "--log-interval", str(interval), "--eval-iters", "0", "--split", "100,0,0",
-            "--num-workers", "2", "--log-jsonl", log, *extra]
+            "--num-workers", "1", "--log-jsonl", log, *extra]
     if device == "cuda":
         argv.append("--bf16")
     return argv

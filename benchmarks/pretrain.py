@@ -4,6 +4,7 @@
     python benchmarks/pretrain.py --config 1b --runs mtp,compile,nomtp --iters 30 [--seq-length 32768]
     python benchmarks/pretrain.py ce [--tokens 2048] [--vocab 152064] [--repeats 3]
     python benchmarks/pretrain.py fsdp [--iters 20]  # 2 gloo (CPU) / NCCL (GPU) ranks vs one process
+    python benchmarks/pretrain.py index [--docs 2000000] [--epochs 4]
 
 ``ce``: peak memory of one forward+backward of the output-head cross-entropy, chunked
 (``pretrain/loss.py``) against full fp32 logits + ``F.cross_entropy``, each in a fresh process
@@ -14,6 +15,10 @@ activation checkpointing, and FSDP2 over 2 ranks with and without it: memory per
 (parameters, gradients, Adam state — this rank's shards — and the activations one micro-batch
 saves for backward, from the trainer's ``memory`` record) and the largest loss difference from
 the single process over all iterations.
+
+``index``: the loader's index for one shard of ``--docs`` documents read ``--epochs`` times
+(build time, bytes held, time per sample), against the previous index rebuilt here as the peer
+(int64 document order and cumulative ends for every epoch at once).
 
 Throughput (default):
 
@@ -178,6 +183,54 @@ def bench_ce(a, device: str) -> None:
     print(f"RESULT ce peak memory chunked/full = {ch / full:.3f} (x{full / max(ch, 1):.1f} less); max |loss diff| {diff:.2e}")
 
 
+def bench_index(a) -> None:
+    from curate.mixtures.indexed import IndexedDatasetBuilder
+    from curate.pretrain.data import GPTDataset
+
+    work = a.work or tempfile.mkdtemp(prefix="curate-bench-index-")
+    os.makedirs(work, exist_ok=True)
+    prefix = os.path.join(work, "docs")
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 12, size=a.docs)  # short documents: the index, not the tokens, is measured
+    t0 = time.perf_counter()
+    with IndexedDatasetBuilder(prefix, dtype=np.uint16) as b:
+        b.add_documents(np.ones(int(n), dtype=np.uint16) for n in lengths)
+    print(f"shard: {a.docs:,} documents, {int(lengths.sum()):,} tokens, written in {time.perf_counter() - t0:.1f}s")
+    seq = 512
+    samples = int(a.epochs * lengths.sum() // seq) - 1
+    rows = []
+    for r in range(a.repeats):
+        t0 = time.perf_counter()
+        ds = GPTDataset(prefix, (0, a.docs), seq, samples, seed=r, key=(0,))
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        mid = samples // 2
+        idx = [*range(100), *range(mid, mid + 100)]  # in order, as the training loader reads them
+        for i in idx:
+            ds[int(i)]
+        per_sample = (time.perf_counter() - t0) / len(idx)
+        t0 = time.perf_counter()
+        peer = _previous_index(ds.lengths, ds.num_epochs, r)
+        peer_build = time.perf_counter() - t0
+        rows.append((build, ds.index_bytes(), per_sample, peer_build, peer + ds.shuffle.astype(np.int64).nbytes))
+    med = np.median(np.array(rows), axis=0)
+    print(f"  curate: build {med[0]:.2f}s, index {med[1] / 2**20:.1f} MiB, {1e3 * med[2]:.2f} ms/sample "
+          f"({ds.num_epochs} epochs, {samples:,} samples of {seq})")
+    print(f"  peer (all epochs at once, int64): build {med[3]:.2f}s, index {med[4] / 2**20:.1f} MiB")
+    print(f"RESULT index bytes curate/peer = {med[1] / med[4]:.3f}; build time curate/peer = {med[0] / med[3]:.3f}")
+    if not a.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _previous_index(lengths: np.ndarray, epochs: int, seed: int) -> int:
+    """Bytes of the index the loader used to build: int64 order and cumulative ends over all epochs."""
+    rng = np.random.default_rng([seed, 0x6770])
+    order = np.concatenate([rng.permutation(len(lengths)) for _ in range(epochs)])
+    ends = np.cumsum(lengths.astype(np.int64)[order])
+    docs = np.arange(len(lengths), dtype=np.int64)[order]
+    return int(order.nbytes + ends.nbytes + docs.nbytes)
+
+
 FSDP_CONFIG = dict(num_layers=4, hidden_size=128, num_attention_heads=4, num_query_groups=2, ffn_hidden_size=384,
                    seq_length=256, micro_batch_size=2, global_batch_size=8, vocab_size=8192, mtp_num_layers=1)
 
@@ -201,7 +254,7 @@ def bench_fsdp(a, device: str) -> None:
         argv = _argv(cfg, blend, iters, device, log, extra, interval=1)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world),
                "-m", "curate.pretrain", *argv] if world > 1 else [sys.executable, "-m", "curate.pretrain", *argv]
-        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // world)))
+        env = dict(os.environ, OMP_NUM_THREADS="1")  # one thread per rank: the same arithmetic in every run
         t0 = time.perf_counter()
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
@@ -238,7 +291,7 @@ def _argv(cfg: dict, blend: str, iters: int, device: str, log: str, extra: list[
             "--micro-batch-size", str(cfg["micro_batch_size"]), "--global-batch-size", str(cfg["global_batch_size"]),
             "--mtp-num-layers", str(cfg["mtp_num_layers"]), "--train-iters", str(iters), "--lr", "3e-4",
             "--lr-warmup-iters", "2", "--log-interval", str(interval), "--eval-iters", "0", "--split", "100,0,0",
-            "--num-workers", "2", "--log-jsonl", log, *extra]
+            "--num-workers", "1", "--log-jsonl", log, *extra]
     if device == "cuda":
         argv.append("--bf16")
     return argv
@@ -253,7 +306,9 @@ def main() -> None:
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", choices=["throughput", "ce", "fsdp"], default="throughput")
+    ap.add_argument("what", nargs="?", choices=["throughput", "ce", "fsdp", "index"], default="throughput")
+    ap.add_argument("--docs", type=int, default=2_000_000, help="index: documents in the shard")
+    ap.add_argument("--epochs", type=float, default=4.0, help="index: passes the samples need")
     ap.add_argument("--tokens", type=int, default=2048, help="ce: tokens per forward")
     ap.add_argument("--vocab", type=int, default=152064, help="ce: vocabulary (Qwen2/MiMo: 151,680 padded to 152,064)")
     ap.add_argument("--hidden", type=int, default=64, help="ce: hidden size (memory is dominated by the logits)")
@@ -270,6 +325,8 @@ def main() -> None:
         return bench_ce(a, a.device)
     if a.what == "fsdp":
         return bench_fsdp(a, a.device)
+    if a.what == "index":
+        return bench_index(a)
     cfg = dict(CONFIGS[a.config or ("1b" if a.device == "cuda" else "small")])
     if a.seq_length:
         cfg["seq_length"] = a.seq_length

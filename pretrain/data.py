@@ -168,7 +168,8 @@ class GPTDataset:
     its cumulative ends, computed when a sample first touches that epoch (seeded by the epoch,
     so every rank and worker derives the same order) and cached for the last two epochs. A
     stream position p lies in epoch p // tokens_per_epoch at offset p % tokens_per_epoch.
-    Sample start positions are shuffled once (int32 when the count fits).
+    Sample start positions are shuffled within each epoch (int32 when the count fits), epochs
+    in order, so reading samples in order builds each epoch's order once.
     """
 
     def __init__(self, prefix: str, doc_range: tuple[int, int], seq_length: int, num_samples: int,
@@ -193,8 +194,13 @@ class GPTDataset:
         self._seed = [int(seed) & 0xFFFFFFFF, *key]
         available = (self.num_epochs * tokens_per_epoch - 1) // s
         self.num_samples = int(num_samples)
+        # shuffled within each epoch's samples, epochs in order: consecutive samples share an
+        # epoch, so the lazily built epoch orders are built once each, not once per sample
         order = np.arange(available, dtype=_index_dtype(available))
-        np.random.default_rng([*self._seed, 0x6770]).shuffle(order)
+        rng = np.random.default_rng([*self._seed, 0x6770])
+        starts = -(-np.arange(self.num_epochs + 1, dtype=np.int64) * tokens_per_epoch // s)  # first sample of epoch e
+        for e in range(self.num_epochs):
+            rng.shuffle(order[min(starts[e], available):min(starts[e + 1], available)])
         self.shuffle = order[: self.num_samples]
         self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -218,7 +224,8 @@ class GPTDataset:
         got = self._epochs.get(e)
         if got is None:
             perm = np.random.default_rng([*self._seed, 0x6771, e]).permutation(len(self.docs))
-            got = (self.docs[perm], np.cumsum(self.lengths[perm], dtype=np.int64))
+            ends = np.cumsum(self.lengths[perm], dtype=np.int64).astype(_index_dtype(self.tokens_per_epoch), copy=False)
+            got = (self.docs[perm], ends)
             if len(self._epochs) >= 2:
                 self._epochs.pop(next(iter(self._epochs)))
             self._epochs[e] = got

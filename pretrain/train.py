@@ -23,6 +23,7 @@ import random
 import sys
 import time
 import warnings
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -402,7 +403,7 @@ def _train(args, d: Dist, log: Logger) -> dict:
                    "previous_consumed_samples": int(state["consumed_samples"]),
                    "previous_data_fingerprint": state.get("data_fingerprint"), "data_fingerprint": fingerprint,
                    "seq_length": args.seq_length, "rotary_base": args.rotary_base, "lr": scheduler.lr,
-                   "schedule": plain_schedule(schedule)}
+                   "schedule": asdict(schedule)}
             log(f"stage transition from {ckpt_path}: weights and optimizer state loaded at iteration {iteration} "
                 f"(previous stage consumed {rec['previous_consumed_samples']} samples); data position reset to 0 on "
                 f"{' '.join(args.data_path)} (seq {args.seq_length}, RoPE base {args.rotary_base:g}); LR schedule "
@@ -590,12 +591,6 @@ def _train(args, d: Dist, log: Logger) -> dict:
     history["final_iteration"] = iteration
     history["consumed_samples"] = consumed
     return history
-
-
-def plain_schedule(schedule: LRSchedule) -> dict:
-    from dataclasses import asdict
-
-    return asdict(schedule)
 
 
 def _check_epochs(ds: BlendedDataset, args, log) -> None:

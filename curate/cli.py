@@ -244,19 +244,29 @@ run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
 
 
 def _step_kind(path: str) -> str:
-    """``step`` (a completed step output), ``stage`` (a stage output) or ``raw`` (anything else: input files)."""
-    from curate.pipelines.runner import load_manifest
-
-    manifest = load_manifest(path)
+    """``step`` (a step output: its manifest is checked when read), ``stage`` (a stage output) or
+    ``raw`` (anything else: input files)."""
+    manifest = _manifest_json(path)
     if manifest is None:
         return "raw"
     return "step" if "step" in manifest else "stage" if "steps" in manifest else "raw"
 
 
-def _stage_error(path: str) -> click.ClickException:
-    from curate.pipelines.runner import load_manifest
+def _manifest_json(path: str) -> dict | None:
+    """PATH/manifest.json as JSON, whoever wrote it (a step's or a stage's), or None."""
+    import json
 
-    steps = [s.get("dir") for s in (load_manifest(path) or {}).get("steps") or [] if s.get("dir")]
+    from curate.io import files
+
+    try:
+        data = json.loads(files.read_bytes(files.join(path, "manifest.json")))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _stage_error(path: str) -> click.ClickException:
+    steps = [s.get("dir") for s in (_manifest_json(path) or {}).get("steps") or [] if s.get("dir")]
     return click.ClickException(f"{path} is a stage output, not a step output; give one of its steps: {', '.join(steps)}")
 
 

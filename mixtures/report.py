@@ -760,7 +760,8 @@ def print_summary(directory: str, console=None, data_path: str | None = None) ->
                       f"rules keep/model drops {jd.get('rules_keep_lm_drop', 0):,}")
     for w in s.get("warnings") or []:
         console.print(f"[yellow]warning[/yellow] {w}", highlight=False)
-    base = directory if data_path is None or files.is_remote(directory) else os.path.abspath(directory)
+    # paths as the --data-path line has them: relative to ``directory``, or absolute with ``data_path``
+    base = "." if data_path is None else directory if files.is_remote(directory) else os.path.abspath(directory)
     console.print(f"Megatron flags: {megatron_flags(report, base)}", soft_wrap=True, markup=False, highlight=False,
                   crop=False)
     console.print(f"Megatron: --data-path {data_path or s['data_path']}", soft_wrap=True, markup=False,

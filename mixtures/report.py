@@ -371,6 +371,7 @@ code{font-size:13px;overflow-wrap:anywhere}
 details{margin:6px 0}summary{cursor:pointer;font-weight:600}
 .heat td{min-width:64px}
 .lost{color:#b00020;font-weight:600}
+.warn{background:#fff8e1;border-left:3px solid #e0a800;padding:4px 8px;margin:4px 0;list-style:none}
 td,th{overflow-wrap:normal}td:not(.l),th:not(.l){white-space:nowrap}td.l{min-width:90px}
 @media (max-width:640px){body{font-size:14px;padding:8px 10px 40px}td,th{padding:2px 5px;font-size:13px}.doc .body{padding:2px 8px}}
 """
@@ -643,7 +644,7 @@ def render_html(report: dict) -> str:
                    + (": " + ", ".join(f"{_num(n)} {_e(r)}" for r, n in inp["skipped"].items()) if inp["skipped"] else "")
                    + ".</p>" + (_table(["file not read", "why"], skipped_rows, 2) if skipped_rows else ""))
     tok = report["tokenizer"]
-    warnings = "".join(f"<li class=bad>{_e(w)}</li>" for w in s.get("warnings") or [])
+    warnings = "".join(f"<li class=warn>{_e(w)}</li>" for w in s.get("warnings") or [])
     warnings = f"<h2 id=warnings>Warnings</h2><ul>{warnings}</ul>" if warnings else ""
     sections = [("targets", "Targets"), ("funnel", "Sources: where each one's documents went"),
                 ("matrix", "Tokens per source and domain"), ("shares", "Shares"), ("steps", "Steps"),

@@ -501,8 +501,11 @@ def _katex_css() -> str:
     return re.sub(r"src:url\(fonts/([\w-]+)\.woff2\)[^;}]*", font, css)
 
 
-def _table(head: list[str], rows: list[str], left: int = 1) -> str:
-    ths = "".join(f"<th{' class=l' if i < left else ''}>{_e(h)}</th>" for i, h in enumerate(head))
+def _table(head: list[str], rows: list[str], left: int = 1, text_last: bool = False) -> str:
+    """A table in a box that scrolls sideways on a narrow screen (the page itself never does);
+    the first ``left`` columns (and the last, with ``text_last``) are text, left-aligned."""
+    last = len(head) - 1 if text_last else -1
+    ths = "".join(f"<th{' class=l' if i < left or i == last else ''}>{_e(h)}</th>" for i, h in enumerate(head))
     return f"<div class=scroll><table><tr>{ths}</tr>{''.join(rows)}</table></div>"
 
 
@@ -525,7 +528,8 @@ def _funnel_html(report: dict) -> str:
         name = _e(f["source"]) + (" <span class=lost>(lost every document)</span>" if f["lost_all"] else "")
         rows.append(f"<tr><td class=l>{name}</td>" + "".join(f"<td>{_num(by[s]) if s in by else '–'}</td>" for s in stages)
                     + f"<td>{_num(f['tokens'])}</td><td class=l>{top}</td></tr>")
-    return _table(["source", *stages, "tokens mixed", "top reject reasons"], rows) if rows else "<p>(no sources)</p>"
+    return _table(["source", *stages, "tokens mixed", "top reject reasons"], rows, text_last=True) if rows \
+        else "<p>(no sources)</p>"
 
 
 def _matrix_html(report: dict) -> str:
@@ -676,9 +680,9 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h3>Realized vs target share per source</h3><div class=chart id=chart-source></div>
 <h3>Tokens per source</h3><div class=chart id=chart-tokens></div>
 <h3>Epochs used per source</h3><div class=chart id=chart-epochs></div>
-{_table(["source", "pools", "docs available", "tokens available", "tokens taken", "share", "epochs", "cap", "shards", "dropped at mix"], rows, 2)}
+{_table(["source", "pools", "docs available", "tokens available", "tokens taken", "share", "epochs", "cap", "shards", "dropped at mix"], rows, 2, True)}
 <h2 id=steps>Steps: documents in, out and rejected</h2><div class=chart id=chart-steps></div>
-{_table(["step", "part", "in", "out", "rejected", "reasons"], steps, 2)}
+{_table(["step", "part", "in", "out", "rejected", "reasons"], steps, 2, True)}
 <h2 id=rejects>Reject reasons</h2><div class=chart id=chart-rejects></div>
 <p>For each of the most frequent reasons, the first rejected documents with the rule's detail.</p>
 {_reject_examples_html(report)}

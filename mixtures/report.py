@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from typing import Any
 
@@ -371,6 +370,7 @@ code{font-size:13px;overflow-wrap:anywhere}
 details{margin:6px 0}summary{cursor:pointer;font-weight:600}
 .heat td{min-width:64px}
 .lost{color:#b00020;font-weight:600}
+.warn{background:#fff8e1;border-left:3px solid #e0a800;padding:4px 8px;margin:4px 0;list-style:none}
 td,th{overflow-wrap:normal}td:not(.l),th:not(.l){white-space:nowrap}td.l{min-width:90px}
 @media (max-width:640px){body{font-size:14px;padding:8px 10px 40px}td,th{padding:2px 5px;font-size:13px}.doc .body{padding:2px 8px}}
 """
@@ -500,8 +500,11 @@ def _katex_css() -> str:
     return re.sub(r"src:url\(fonts/([\w-]+)\.woff2\)[^;}]*", font, css)
 
 
-def _table(head: list[str], rows: list[str], left: int = 1) -> str:
-    ths = "".join(f"<th{' class=l' if i < left else ''}>{_e(h)}</th>" for i, h in enumerate(head))
+def _table(head: list[str], rows: list[str], left: int = 1, text_last: bool = False) -> str:
+    """A table in a box that scrolls sideways on a narrow screen (the page itself never does);
+    the first ``left`` columns (and the last, with ``text_last``) are text, left-aligned."""
+    last = len(head) - 1 if text_last else -1
+    ths = "".join(f"<th{' class=l' if i < left or i == last else ''}>{_e(h)}</th>" for i, h in enumerate(head))
     return f"<div class=scroll><table><tr>{ths}</tr>{''.join(rows)}</table></div>"
 
 
@@ -524,7 +527,8 @@ def _funnel_html(report: dict) -> str:
         name = _e(f["source"]) + (" <span class=lost>(lost every document)</span>" if f["lost_all"] else "")
         rows.append(f"<tr><td class=l>{name}</td>" + "".join(f"<td>{_num(by[s]) if s in by else '–'}</td>" for s in stages)
                     + f"<td>{_num(f['tokens'])}</td><td class=l>{top}</td></tr>")
-    return _table(["source", *stages, "tokens mixed", "top reject reasons"], rows) if rows else "<p>(no sources)</p>"
+    return _table(["source", *stages, "tokens mixed", "top reject reasons"], rows, text_last=True) if rows \
+        else "<p>(no sources)</p>"
 
 
 def _matrix_html(report: dict) -> str:
@@ -643,7 +647,7 @@ def render_html(report: dict) -> str:
                    + (": " + ", ".join(f"{_num(n)} {_e(r)}" for r, n in inp["skipped"].items()) if inp["skipped"] else "")
                    + ".</p>" + (_table(["file not read", "why"], skipped_rows, 2) if skipped_rows else ""))
     tok = report["tokenizer"]
-    warnings = "".join(f"<li class=bad>{_e(w)}</li>" for w in s.get("warnings") or [])
+    warnings = "".join(f"<li class=warn>{_e(w)}</li>" for w in s.get("warnings") or [])
     warnings = f"<h2 id=warnings>Warnings</h2><ul>{warnings}</ul>" if warnings else ""
     sections = [("targets", "Targets"), ("funnel", "Sources: where each one's documents went"),
                 ("matrix", "Tokens per source and domain"), ("shares", "Shares"), ("steps", "Steps"),
@@ -675,9 +679,9 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h3>Realized vs target share per source</h3><div class=chart id=chart-source></div>
 <h3>Tokens per source</h3><div class=chart id=chart-tokens></div>
 <h3>Epochs used per source</h3><div class=chart id=chart-epochs></div>
-{_table(["source", "pools", "docs available", "tokens available", "tokens taken", "share", "epochs", "cap", "shards", "dropped at mix"], rows, 2)}
+{_table(["source", "pools", "docs available", "tokens available", "tokens taken", "share", "epochs", "cap", "shards", "dropped at mix"], rows, 2, True)}
 <h2 id=steps>Steps: documents in, out and rejected</h2><div class=chart id=chart-steps></div>
-{_table(["step", "part", "in", "out", "rejected", "reasons"], steps, 2)}
+{_table(["step", "part", "in", "out", "rejected", "reasons"], steps, 2, True)}
 <h2 id=rejects>Reject reasons</h2><div class=chart id=chart-rejects></div>
 <p>For each of the most frequent reasons, the first rejected documents with the rule's detail.</p>
 {_reject_examples_html(report)}
@@ -760,7 +764,8 @@ def print_summary(directory: str, console=None, data_path: str | None = None) ->
                       f"rules keep/model drops {jd.get('rules_keep_lm_drop', 0):,}")
     for w in s.get("warnings") or []:
         console.print(f"[yellow]warning[/yellow] {w}", highlight=False)
-    base = directory if data_path is None or files.is_remote(directory) else os.path.abspath(directory)
+    # paths as the --data-path line has them: relative to ``directory``, or absolute with ``data_path``
+    base = "." if data_path is None else directory if files.is_remote(directory) else os.path.abspath(directory)
     console.print(f"Megatron flags: {megatron_flags(report, base)}", soft_wrap=True, markup=False, highlight=False,
                   crop=False)
     console.print(f"Megatron: --data-path {data_path or s['data_path']}", soft_wrap=True, markup=False,

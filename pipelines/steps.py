@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.config import StageConfig
 from curate.errors import InputError
@@ -155,7 +154,7 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
     from curate.mixtures.summary import ShardSummary
     from curate.mixtures.tokenizer import DocTokenizer, file_sha256
     from curate.pipelines.mix import Mix, make_plan
-    from curate.pipelines.runner import Produced, run_committed
+    from curate.pipelines.runner import Produced, pipeline, run_committed
     from curate.pipelines.shards import list_shards
 
     mix = cfg.mix
@@ -171,7 +170,7 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
         work = {k: staged.join("_work", k) for k in ("spool", "assign", "groups")}
         for d in work.values():
             files.makedirs(d)
-        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        with pipeline(beam_args) as p:
             res = (p | "PoolShards" >> beam.Create([(n, path, i) for i, (n, path) in enumerate(shards)])
                    | "Mix" >> Mix(tok, mix, seed, work, samples))
             res["summary"] | "WriteParts" >> beam.Map(

@@ -125,5 +125,17 @@ def test_lsh_params_match_datasketch_over_a_grid_without_importing_scipy():
         for t in (0.3, 0.62, 0.75, 0.8, 0.9, 0.95):
             for w in ((0.5, 0.5), (0.2, 0.8), (0.9, 0.1)):
                 assert lsh_params(t, num_perm, *w) == _optimal_param(t, num_perm, *w), (t, num_perm, w)
-    code = "import sys; from curate.dedup.lsh import lsh_params; lsh_params(0.8, 128); print('scipy' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    code = ("import sys; from curate.dedup.lsh import lsh_params; from curate.dedup.minhash import MinHasher; "
+            "lsh_params(0.8, 128); MinHasher(); print('scipy' in sys.modules, 'datasketch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False False"
+
+
+def test_permutations_are_datasketchs():
+    from datasketch import MinHash
+
+    from curate.dedup.minhash import affine32_permutations
+
+    for num_perm, seed in ((128, 1), (64, 7), (256, 12345)):
+        a, b = affine32_permutations(num_perm, seed)
+        da, db = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        assert a.dtype == da.dtype and (a == da).all() and (b == db).all()

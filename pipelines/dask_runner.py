@@ -1,4 +1,4 @@
-"""Beam's DaskRunner with the three things curate's graphs need from it.
+"""Beam's DaskRunner with what curate's graphs need from it.
 
 Beam's own DaskRunner (apache_beam.runners.dask.dask_runner, Beam 2.77) translates each
 transform into a ``dask.bag`` operation, but
@@ -10,12 +10,15 @@ transform into a ``dask.bag`` operation, but
 - its GroupByKey groups with Python's ``hash`` of the key, which differs between worker
   processes for some keys (``None``, the key of every global combine, on Python 3.11), so
   one key's values can end up in several groups;
+- a side input is a bag computed again inside each task that reads it, which re-runs its
+  producers (their file writes too) and resubmits keys under another spec;
 - the ``dask.distributed`` client it opens is never closed.
 
 ``DaskRunner`` here keeps the tag of each element a ParDo emits, gives each output
-PCollection its own (filtered) bag, groups by a digest of the key's deterministic Beam
-encoding, computes every leaf, and closes its client when the pipeline finishes. curate uses it whenever the Beam arguments name Beam's DaskRunner
-(``curate.pipelines.runner.pipeline``).
+PCollection its own (filtered) bag, passes each side input as one value of the same graph,
+groups by a digest of the key's deterministic Beam encoding, computes every leaf in one
+unoptimised compute, and closes its client when the pipeline finishes. curate uses it
+whenever the Beam arguments name Beam's DaskRunner (``curate.pipelines.runner.pipeline``).
 """
 
 from __future__ import annotations
@@ -32,8 +35,6 @@ from apache_beam.runners.dask.overrides import _GroupByKeyOnly, dask_overrides
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.runner import PipelineState
 from apache_beam.transforms.sideinputs import SideInputMap
-
-
 
 
 def _bundle(items, fn, label, window_fn, args, kwargs, side_specs, *side_values):
@@ -97,44 +98,42 @@ class _Visitor(PipelineVisitor):
     """Each PCollection → its dask bag (a ParDo's outputs filtered from its tagged pairs)."""
 
     bag_kwargs: dict
-    bags: dict = dataclasses.field(default_factory=dict)  # id(PCollection) → bag
+    bags: dict = dataclasses.field(default_factory=dict)  # PCollection (its producer and tag) → bag
     read: set = dataclasses.field(default_factory=set)
     made: list = dataclasses.field(default_factory=list)
 
     def _bag(self, pc):
-        return self.bags.get(id(pc))
+        return self.bags.get(pc)
 
     def visit_transform(self, node) -> None:
         op_class = _TRANSLATIONS.get(node.transform.__class__, te.NoOp)
         kws = {"input_bag": None, "side_inputs": None}
         inputs = list(node.inputs)
-        self.read.update(id(pc) for pc in inputs)
+        self.read.update(inputs)
         if inputs:
             bags = [None if isinstance(pc, pvalue.PBegin) else self._bag(pc) for pc in inputs]
             bags = [b for b in bags if b is not None] or [None]
             kws["input_bag"] = bags[0] if len(bags) == 1 and op_class is not te.Flatten else bags
         if node.side_inputs:
-            # Each side input is one value of the same graph, not a bag computed again inside
-            # a task (Beam's way): that re-runs its producers (twice the file writes) and
-            # submits keys the scheduler already holds under another spec.
-            self.read.update(id(si.pvalue) for si in node.side_inputs)
+            # one value of the same graph each (see the module docstring)
+            self.read.update(si.pvalue for si in node.side_inputs)
             kws["side_inputs"] = [((type(si), si._view_options(), si._window_mapping_fn),
                                    self._bag(si.pvalue).reduction(list, _concat)) for si in node.side_inputs]
         if op_class is te.ParDo:
             out = _pardo(node, self.bag_kwargs, **kws)
             for pc in node.outputs.values():
                 if isinstance(pc, pvalue.PCollection):
-                    self.bags[id(pc)] = out.map_partitions(_select, _tag_of(pc))
+                    self.bags[pc] = out.map_partitions(_select, _tag_of(pc))
                     self.made.append(pc)
         else:
             out = op_class(node, bag_kwargs=self.bag_kwargs).apply(**kws)
             for pc in node.outputs.values():
                 if isinstance(pc, pvalue.PCollection):
-                    self.bags[id(pc)] = out
+                    self.bags[pc] = out
                     self.made.append(pc)
 
     def leaves(self) -> list:
-        return [self.bags[id(pc)] for pc in self.made if id(pc) not in self.read]
+        return [self.bags[pc] for pc in self.made if pc not in self.read]
 
 
 def _concat(parts):

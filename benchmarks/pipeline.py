@@ -3,6 +3,13 @@
     python benchmarks/pipeline.py                       # 25k and 100k pages (long)
     python benchmarks/pipeline.py --sizes 2000,8000     # a quick run
     python benchmarks/pipeline.py --sides curate        # skip datatrove
+    python benchmarks/pipeline.py --fixed-cost /work/main,.   # curate's fixed CPU cost, A/B
+
+``--fixed-cost A,B`` measures curate's own overhead instead: the CPU seconds (the process
+and all its children) of ``curate -q run stage2`` on N and on 2N generated pages (``--sizes
+N``, default 100), each from a fresh output, for the source checkouts A and B in turn, so
+fixed = 2·cpu(N) − cpu(2N) subtracts the per-document work. Printed per checkout: the
+median and min–max over ``--reps`` rounds, and the B/A ratio paired per round.
 
 For each size N it makes (once, then reuses) a scale corpus with ``curate sample DIR
 --pages N`` and then, each from a fresh output directory so nothing is reused:
@@ -35,6 +42,8 @@ import gzip
 import json
 import os
 import re
+import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -384,6 +393,56 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
                   f"({m['code_blocks_per_1k_docs']}/1k docs, {m['docs_with_code']:,} docs) in {m['docs']:,} docs")
 
 
+def import_root(src: str, work: str) -> str:
+    """A folder from which ``import curate`` loads the checkout ``src`` (curate/ with the
+    top-level subpackage folders linked in, as setup.cfg's package_dir maps them)."""
+    src = os.path.abspath(src)
+    root = os.path.join(work, "import-" + re.sub(r"\W", "_", src.strip("/")))
+    pkg = os.path.join(root, "curate")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(pkg)
+    for name in os.listdir(os.path.join(src, "curate")):
+        os.symlink(os.path.join(src, "curate", name), os.path.join(pkg, name))
+    for sub in ("extractors", "dedup", "filters", "synth", "mixtures", "pipelines", "pretrain", "configs"):
+        os.symlink(os.path.join(src, sub), os.path.join(pkg, sub))
+    return root
+
+
+def stage_cpu(root: str, corpus: str, out_dir: str) -> float:
+    """CPU seconds (user + system, every descendant) of ``curate -q run stage2`` on ``corpus``."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": root}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "curate", "-q", "run", "stage2", "--input", corpus, "--output",
+                    os.path.join(out_dir, "stage2")], check=True, env=env, cwd=os.path.dirname(out_dir))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def fixed_cost(sources: list[str], pages: int, reps: int, work: str) -> None:
+    """Print curate's fixed CPU cost per checkout: 2·cpu(N) − cpu(2N), paired rounds."""
+    small, large = ensure_corpus(work, pages), ensure_corpus(work, 2 * pages)
+    roots = [import_root(s, work) for s in sources]
+    rows: dict[str, list[tuple[float, float, float]]] = {s: [] for s in sources}
+    for i in range(reps):
+        for src, root in zip(sources, roots):
+            a = stage_cpu(root, small, os.path.join(work, "fixed-run"))
+            b = stage_cpu(root, large, os.path.join(work, "fixed-run"))
+            rows[src].append((2 * a - b, a, b))
+            print(f"round {i + 1} {src}: cpu({pages})={a:.1f}s cpu({2 * pages})={b:.1f}s fixed={2 * a - b:.1f}s", flush=True)
+
+    def span(v: list[float]) -> str:
+        return f"median {statistics.median(v):.2f} (min {min(v):.2f}, max {max(v):.2f})"
+
+    for src in sources:
+        print(f"{src}: fixed CPU-s {span([r[0] for r in rows[src]])}; cpu({pages}) {span([r[1] for r in rows[src]])}")
+    if len(sources) == 2:
+        a, b = sources
+        print(f"paired ratio fixed {b}/{a}: {span([y[0] / x[0] for x, y in zip(rows[a], rows[b])])}")
+        print(f"paired ratio cpu({pages}) {b}/{a}: {span([y[1] / x[1] for x, y in zip(rows[a], rows[b])])}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="25000,100000", help="comma-separated page counts (default 25000,100000)")
@@ -392,7 +451,17 @@ def main() -> int:
     ap.add_argument("--sides", default="curate,datatrove", help="curate, datatrove or both (default both)")
     ap.add_argument("--config", default=None, help="stage YAML for curate (default: the bundled stage2)")
     ap.add_argument("--keep", action="store_true", help="keep the run outputs (default: deleted after measuring)")
+    ap.add_argument("--fixed-cost", default=None, metavar="A[,B]",
+                    help="measure curate's fixed CPU cost for these source checkouts (see above) instead")
+    ap.add_argument("--reps", type=int, default=3, help="rounds of --fixed-cost (default 3)")
     args = ap.parse_args()
+
+    if args.fixed_cost:
+        work = os.path.abspath(args.workdir)
+        os.makedirs(work, exist_ok=True)
+        pages = int(args.sizes.split(",")[0]) if args.sizes != ap.get_default("sizes") else 100
+        fixed_cost([s.strip() for s in args.fixed_cost.split(",") if s.strip()], pages, args.reps, work)
+        return 0
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     sides = {s.strip() for s in args.sides.split(",")}

@@ -1,8 +1,8 @@
 """LSH banding: parameters from the threshold, band keys per document, keys shared by documents.
 
-Bands and rows come from datasketch's own optimal-parameter rule (``datasketch.lsh._optimal_param``:
+Bands and rows follow datasketch's optimal-parameter rule (``datasketch.lsh._optimal_param``:
 minimize the weighted false-positive + false-negative areas of the S-curve), so they are the
-ones ``MinHashLSH(threshold, num_perm)`` would use; band i covers signature columns
+ones ``MinHashLSH(threshold, num_perm)`` would use (computed here without scipy); band i covers signature columns
 ``[i*r, (i+1)*r)`` as in datasketch. Each band of a signature becomes one 64-bit key (band
 index mixed in), and keys are spread over a fixed number of buckets so a whole batch of
 documents travels as a few arrays per bucket instead of one Beam element per band key.
@@ -22,11 +22,22 @@ _BAND_SEED = np.uint64(0xD6E8FEB86659FD93)
 
 @lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
-    """(bands, rows) minimizing datasketch's weighted false positive/negative probability."""
-    from datasketch.lsh import _optimal_param
+    """(bands, rows) minimizing the weighted false positive + false negative areas of the
+    S-curve, datasketch's rule (``datasketch.lsh._optimal_param``, same search order and
+    strict minimum). Both integrands are polynomials of degree b*r ≤ num_perm, so Gauss-Legendre
+    quadrature with num_perm//2 + 1 nodes integrates them exactly: no scipy at start-up."""
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)], dtype=np.float64)
+    b, r = pairs[:, :1], pairs[:, 1:]
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
 
-    b, r = _optimal_param(threshold, num_perm, fp_weight, fn_weight)
-    return int(b), int(r)
+    def area(lo: float, hi: float, fn) -> np.ndarray:
+        s = (hi - lo) / 2 * x + (hi + lo) / 2
+        return fn(s) @ w * (hi - lo) / 2
+
+    fp = area(0.0, threshold, lambda s: 1 - (1 - s ** r) ** b)
+    fn = area(threshold, 1.0, lambda s: (1 - s ** r) ** b)
+    best = int(np.argmin(fp * fp_weight + fn * fn_weight))
+    return int(pairs[best, 0]), int(pairs[best, 1])
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -91,19 +91,26 @@ def shingles(unit_list: Sequence[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(unit_list[i : i + n]) for i in range(len(unit_list) - n + 1)]
 
 
+def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) uint32 of datasketch's "affine32" scheme (``MinHash._init_permutations``: odd
+    ``a``, any ``b``, from ``RandomState(seed)``), drawn here so that a run need not import
+    datasketch (and scipy, which its package imports)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
 class MinHasher:
     """Vectorized MinHash for documents: normalize → shingle → hash → permute → min."""
 
     def __init__(self, num_perm: int = 128, seed: int = 1, ngram: int = 5, char_ngrams: bool = False,
                  shingle_hash: str = "words64"):
-        from datasketch import MinHash
-
         if shingle_hash not in SHINGLE_HASHES:
             raise ValueError(f"shingle_hash must be one of {SHINGLE_HASHES}, got {shingle_hash!r}")
         self.num_perm, self.seed, self.ngram = num_perm, seed, ngram
         self.char_ngrams, self.shingle_hash = char_ngrams, shingle_hash
-        # The permutation set is drawn by datasketch itself, so it is the same one by construction.
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        a, b = affine32_permutations(num_perm, seed)
         self.a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]  # (num_perm, 1)
         self.b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
         self._cache: dict[str, int] = {}

@@ -1,9 +1,11 @@
 """Extraction in a child process, so one document can cost at most a time and memory limit.
 
 Trafilatura can run for minutes on some pages, and a hostile page can exhaust memory or
-crash a native parser. ``IsolatedExtractors`` keeps one long-lived child process (started
-with ``spawn``: forking a Beam worker with live threads is unsafe) that builds the extractors
-once and answers one record at a time. A record that takes longer than the limit kills the
+crash a native parser. ``IsolatedExtractors`` keeps one long-lived child process that builds
+the extractors once and answers one record at a time. The child is a fresh interpreter
+started with ``subprocess`` (forking a Beam worker with live threads is unsafe), not a
+``multiprocessing`` child: a worker of a cluster engine (a Dask worker, say) is itself a
+daemonic process, which ``multiprocessing`` forbids to have children. A record that takes longer than the limit kills the
 child and becomes ``extract:timeout``; a child that dies becomes ``extract:crashed``; a
 child over its memory cap becomes ``extract:out_of_memory``. The next record starts a fresh
 child.
@@ -20,12 +22,14 @@ also exits as soon as its parent dies, even in the middle of a record.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from multiprocessing import resource_tracker
+from multiprocessing.connection import Connection
 from typing import Any
 
 from curate.errors import Reject
@@ -74,16 +78,23 @@ def apply_memory_cap(cfg: ExtractConfig) -> str | None:
     return "address_space"
 
 
-def _exit_with_parent() -> None:
-    """A daemon thread that ends this child when the parent process dies."""
-    parent = mp.parent_process()
-    if parent is not None:
-        threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+def _exit_with_parent(lifeline: int) -> None:
+    """A daemon thread that ends this child when the parent process dies: only the parent holds
+    the write end of the ``lifeline`` pipe, so reading it returns when the parent is gone."""
+    threading.Thread(target=lambda: (os.read(lifeline, 1), os._exit(0)), daemon=True).start()
+
+
+def _main() -> None:
+    """The child's entry (``python -c``): argv holds its connection's and lifeline's descriptors;
+    the first message is the ExtractConfig."""
+    conn_fd, lifeline = int(sys.argv[1]), int(sys.argv[2])
+    _exit_with_parent(lifeline)
+    conn = Connection(conn_fd)
+    _child(conn, conn.recv())
 
 
 def _child(conn, cfg: ExtractConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _exit_with_parent()
     from curate.extractors.dispatch import Extractors, extract_record
 
     apply_memory_cap(cfg)
@@ -115,38 +126,44 @@ class IsolatedExtractors:
 
     def __init__(self, cfg: ExtractConfig):
         self.cfg = cfg
-        self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._conn = None
+        self._proc: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+        self._lifeline: int | None = None
 
     def _start(self) -> None:
-        parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_child, args=(child, self.cfg), daemon=True)
+        ours, theirs = socket.socketpair()
+        life_r, life_w = os.pipe()  # not inheritable: only this child gets the read end
+        cmd = [sys.executable, "-c", "from curate.extractors.isolation import _main; _main()",
+               str(theirs.fileno()), str(life_r)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         # The child inherits this thread's signal mask: with SIGINT blocked, a Ctrl-C while it
-        # starts up stays pending until _child ignores it (here it is delivered once unblocked).
-        # multiprocessing's resource tracker, started with the first child, unblocks SIGINT
-        # after starting itself: start it before blocking.
-        resource_tracker.ensure_running()
+        # starts up stays pending until _child ignores it.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._proc.start()
+            self._proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(), life_r), env=env)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        child.close()
-        self._conn = parent
+            theirs.close()
+            os.close(life_r)
+            self._lifeline = life_w
+            self._conn = Connection(ours.detach())
+        self._conn.send(self.cfg)
         self._started = False
 
     def _kill(self) -> None:
+        """Stop the child (if one was started) and close its connection; safe to call twice."""
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
+            self._proc.wait(5)
         if self._conn is not None:
             self._conn.close()
-        self._proc = self._conn = None
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+        self._proc = self._conn = self._lifeline = None
 
     def extract(self, rec: dict[str, Any]) -> dict[str, Any]:
         """The Document for ``rec``; raises Reject (timeout, crash or the extractor's reason)."""
-        if self._proc is None or not self._proc.is_alive():
+        if self._proc is None or self._proc.poll() is not None:
             self._kill()
             if not threading.main_thread().is_alive():
                 # The process is exiting (after Ctrl-C, say) while a Beam worker thread still
@@ -163,8 +180,10 @@ class IsolatedExtractors:
         except (EOFError, BrokenPipeError, ConnectionResetError):
             code = None
             if self._proc is not None:
-                self._proc.join(5)
-                code = self._proc.exitcode
+                try:
+                    code = self._proc.wait(5)  # the watchdog's OOM_EXIT, or how the child died
+                except subprocess.TimeoutExpired:
+                    pass
             self._kill()
             if code == OOM_EXIT:
                 raise Reject("extract:out_of_memory", f"resident memory over {self.cfg.max_memory_mb} MB") from None

@@ -22,6 +22,7 @@ from collections import Counter
 from typing import Callable
 
 from curate.errors import Reject
+from curate.filters import repetition
 from curate.filters.config import FilterConfig
 from curate.filters.text import Parsed, paragraphs
 
@@ -198,8 +199,11 @@ def _cached(p: Parsed, key: tuple, compute: Callable[[], object]):
     return p.extra[key]
 
 
-def _top_gram(words: list[str], n: int) -> tuple[tuple[str, ...], int]:
-    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
+def _grams(p: Parsed, n: int):
+    """Dense ids of the n-grams of the lowercased prose words (filters/repetition.py), each
+    length built from the one before and kept."""
+    ids = _cached(p, ("word_ids",), lambda: repetition.word_ids(_words_lower(p)))
+    return _cached(p, ("grams", n), lambda: repetition.grams(ids, n, _grams(p, n - 1) if n > 1 else None))
 
 
 def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
@@ -210,26 +214,13 @@ def top_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
     for n, limit in sorted(cfg.gopher_repetition.top_ngram_max_frac.items()):
         if len(words) < n:
             continue
-        gram, count = _cached(p, ("top_gram", n), lambda: _top_gram(words, n))
+        gram, count = _cached(p, ("top_gram", n), lambda: repetition.top_gram(words, _grams(p, n), n))
         if count < 2:
             continue
         frac = sum(len(w) for w in gram) * count / total
         if frac > limit:
             return f"top_{n}gram={frac:.3f} > {limit} ({' '.join(gram)!r} x{count})"
     return None
-
-
-def _dup_gram_frac(words: list[str], n: int, total: int) -> float:
-    seen: set[tuple[str, ...]] = set()
-    covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        g = tuple(words[i:i + n])
-        if g in seen:
-            for j in range(i, i + n):
-                covered[j] = True
-        else:
-            seen.add(g)
-    return sum(len(w) for w, c in zip(words, covered) if c) / total
 
 
 def dup_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
@@ -240,7 +231,7 @@ def dup_ngram(p: Parsed, cfg: FilterConfig) -> str | None:
     for n, limit in sorted(cfg.gopher_repetition.dup_ngram_max_frac.items()):
         if len(words) < n:
             continue
-        frac = _cached(p, ("dup_gram", n), lambda: _dup_gram_frac(words, n, total))
+        frac = _cached(p, ("dup_gram", n), lambda: repetition.dup_gram_frac(words, _grams(p, n), n, total))
         if frac > limit:
             return f"dup_{n}gram={frac:.3f} > {limit}"
     return None

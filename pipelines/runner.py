@@ -15,6 +15,7 @@ fails loudly if the count law ``in = out + Σ rejects`` does not hold.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -27,7 +28,7 @@ import apache_beam as beam
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
@@ -41,6 +42,7 @@ from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
 
 MANIFEST = "manifest.json"
+BEAM_DASK_NAMES = ("DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner")
 
 
 class CountLawError(RuntimeError):
@@ -312,6 +314,21 @@ def run_committed(
     return final, manifest
 
 
+@contextlib.contextmanager
+def pipeline(beam_args: list[str]):
+    """A Beam pipeline, run when the block ends (like ``with beam.Pipeline(...)``). Beam
+    arguments naming Beam's DaskRunner get curate.pipelines.dask_runner's (tagged outputs
+    kept apart, every sink run, its client closed)."""
+    options = PipelineOptions(beam_args)
+    runner = None
+    if options.view_as(StandardOptions).runner in BEAM_DASK_NAMES:
+        from curate.pipelines.dask_runner import DaskRunner
+
+        runner = DaskRunner()
+    with beam.Pipeline(runner=runner, options=options) as p:
+        yield p
+
+
 def run_step(
     name: str,
     key: str,
@@ -335,8 +352,7 @@ def run_step(
     """
 
     def produce(staged: Folder) -> Produced:
-        with progress.watch(name, staged.join(progress.DIRNAME), info, log), \
-                beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        with progress.watch(name, staged.join(progress.DIRNAME), info, log), pipeline(beam_args) as p:
             graph = build(p)
             tuple(as_list(graph.docs)) | "WriteDocs" >> WriteShards(staged.join("docs"), num_shards)
             tuple(as_list(graph.rejects)) | "WriteRejects" >> WriteShards(staged.join("rejects"), num_shards,

@@ -14,7 +14,6 @@ from typing import Any, Callable
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.config import StageConfig
 from curate.errors import InputError
@@ -30,7 +29,8 @@ from curate.pipelines.decontam import Decontaminate
 from curate.pipelines.extract import Extract
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
-from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, run_committed, run_step,
+from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, pipeline, run_committed,
+                                     run_step,
                                      step_dir, step_key)
 from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.shards import ReadShards
@@ -244,7 +244,7 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
         work = {k: staged.join("_work", k) for k in ("spool", "assign", "groups", "held_out")}
         for d in work.values():
             files.makedirs(d)
-        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        with pipeline(beam_args) as p:
             res = (p | "PoolShards" >> beam.Create([(n, path, i) for i, (n, path) in enumerate(shards)])
                    | "Mix" >> Mix(tok, mix, seed, work, samples))
             res["summary"] | "WriteParts" >> beam.Map(

@@ -113,3 +113,29 @@ def test_band_keys_and_shared_keys_per_bucket():
     # A key shared by k documents gives k-1 star edges to the smallest node.
     k = np.array([5, 5, 5, 9], dtype=np.uint64)
     assert _star_edges(k, ["c", "a", "b", "d"]) == {("a", "b"), ("a", "c")}
+
+
+def test_lsh_params_match_datasketch_over_a_grid_without_importing_scipy():
+    import subprocess
+    import sys
+
+    from datasketch.lsh import _optimal_param
+
+    for num_perm in (16, 100, 128):
+        for t in (0.3, 0.62, 0.75, 0.8, 0.9, 0.95):
+            for w in ((0.5, 0.5), (0.2, 0.8), (0.9, 0.1)):
+                assert lsh_params(t, num_perm, *w) == _optimal_param(t, num_perm, *w), (t, num_perm, w)
+    code = ("import sys; from curate.dedup.lsh import lsh_params; from curate.dedup.minhash import MinHasher; "
+            "lsh_params(0.8, 128); MinHasher(); print('scipy' in sys.modules, 'datasketch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False False"
+
+
+def test_permutations_are_datasketchs():
+    from datasketch import MinHash
+
+    from curate.dedup.minhash import affine32_permutations
+
+    for num_perm, seed in ((128, 1), (64, 7), (256, 12345)):
+        a, b = affine32_permutations(num_perm, seed)
+        da, db = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        assert a.dtype == da.dtype and (a == da).all() and (b == db).all()

@@ -26,6 +26,7 @@ from typing import Any
 
 from curate.dedup.stats import ClusterStats
 from curate.filters.judges import JudgeStats
+from curate.synth.decontam import DecontamStats
 from curate.io import files
 from curate.mixtures import report_records as records
 from curate.mixtures.render import code_css, markdown_html, shorten
@@ -74,6 +75,13 @@ def _filter_judges(steps: list[dict]) -> dict[str, Any]:
             judges[k] = judges.get(k, 0) + n
     return JudgeStats(exemptions={p: dict(sorted(r.items())) for p, r in sorted(ex.items())},
                       judges=dict(sorted(judges.items()))).to_json()
+
+
+def _decontam(steps: list[dict]) -> dict[str, Any]:
+    """Texts checked and hits per benchmark and rule of the decontam step(s) (curate.synth.decontam.DecontamStats)."""
+    parts = [DecontamStats.from_json(st) for s in steps if s.get("step") == "decontam"
+             for st in [(s.get("stats") or {}).get("decontam")] if st]
+    return DecontamStats.merge(parts).to_json() if parts else {}
 
 
 def _input_files(steps: list[dict]) -> dict[str, Any]:
@@ -307,6 +315,7 @@ def build_report(cfg, plan: dict, datasets: list[dict], dropped: list, reservoir
         "steps": step_rows,
         "dedup_clusters": _cluster_hist(steps),
         "filter_judges": _filter_judges(steps),
+        "decontam": _decontam(steps),
         "input_files": _input_files(steps),
         "length_hist": {"bins": [f"{2**i}-{2**(i+1)-1}" for i in range(first, first + len(next(iter(lengths.values()), [])))],
                         "by_domain": dict(sorted(lengths.items()))},
@@ -587,6 +596,18 @@ def _clusters_html(report: dict) -> str:
     return "".join(out) or "<p>No near-duplicate clusters.</p>"
 
 
+def _decontam_html(report: dict) -> str:
+    d = report.get("decontam") or {}
+    if not d:
+        return "<p>No decontamination step ran on these pools.</p>"
+    rows = [f"<tr><td class=l>{_e(b)}</td><td>{_num(d['items'].get(b, 0))}</td><td>{_num(d['hits'].get(b, 0))}</td></tr>"
+            for b in sorted(set(d["items"]) | set(d["hits"]))]
+    rules = ", ".join(f"{_e(r)}: {_num(n)}" for r, n in d["rules"].items()) or "none"
+    return (f"<p>{_num(d['checked'])} documents checked against the benchmarks below; "
+            f"{_num(sum(d['hits'].values()))} rejected (by rule: {rules}).</p>"
+            + _table(["benchmark", "items", "documents rejected"], rows))
+
+
 def _timings_html(report: dict) -> str:
     rows = [f"<tr><td class=l>{_e(t['step'])}</td><td>{t['wall_s']:.1f}</td>"
             f"<td>{_num(t['docs_in'])}</td><td>{_num(t['docs_per_s']) if t['docs_per_s'] is not None else '–'}</td>"
@@ -652,7 +673,8 @@ def render_html(report: dict) -> str:
     sections = [("targets", "Targets"), ("funnel", "Sources: where each one's documents went"),
                 ("matrix", "Tokens per source and domain"), ("shares", "Shares"), ("steps", "Steps"),
                 ("rejects", "Reject reasons"), ("languages", "Languages"), ("lengths", "Lengths"),
-                ("quality", "Quality scores"), ("dedup", "Near-duplicates"), ("timing", "Step timings"),
+                ("quality", "Quality scores"), ("dedup", "Near-duplicates"), ("decontam", "Decontamination"),
+                ("timing", "Step timings"),
                 ("examples", "Example documents"), ("megatron", "Megatron")]
     nav = "".join(f"<a href=#{k}>{_e(v)}</a>" for k, v in sections)
     return f"""<!DOCTYPE html>
@@ -694,6 +716,7 @@ context length {report['context_length']:,} · seed {report['seed']} · tokenize
 <h2 id=quality>Quality scores (deterministic sample of {report['quality_hist']['sampled_docs']:,} documents)</h2><div class=chart id=chart-quality></div>
 <h2 id=dedup>Near-duplicates</h2><h3>Cluster sizes</h3><div class=chart id=chart-clusters></div>
 <h3>Largest clusters, members side by side</h3>{_clusters_html(report)}
+<h2 id=decontam>Decontamination: benchmark overlap</h2>{_decontam_html(report)}
 <h2 id=timing>Step timings</h2><p>Wall time of each step as its manifest recorded it (a reused step shows the run that built it).</p>
 <div class=chart id=chart-timing></div>{_timings_html(report)}
 <h2 id=examples>Example documents per source and domain</h2>{_examples_html(report)}

@@ -310,3 +310,17 @@ def test_the_tokenizer_is_beside_blend_json_and_megatron_flags_name_it(run):
     assert lines[-1].startswith("Megatron: --data-path ")
     assert lines[-2] == (f"Megatron flags: --tokenizer-type HuggingFaceTokenizer --tokenizer-model {tok} "
                          f"--seq-length {rep['context_length']}")
+
+
+def test_report_shows_decontamination_hits_per_benchmark_of_a_real_run(run):
+    """The decontam step's DecontamStats (texts checked, items and hits per benchmark) reach the report."""
+    from curate.synth.decontam import DecontamStats
+
+    out, manifest, rep = run
+    stats = DecontamStats.from_json(_step(manifest, "decontam")["stats"]["decontam"])
+    assert stats.checked == _step(manifest, "decontam")["counts"]["decontam"]["in"] > 0
+    assert stats.items  # the packaged benchmarks (HumanEval) are checked by default
+    assert rep["decontam"] == stats.to_json()
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    for bench, n in stats.items.items():
+        assert f"<tr><td class=l>{bench}</td><td>{n:,}</td><td>{stats.hits.get(bench, 0):,}</td></tr>" in html

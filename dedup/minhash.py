@@ -101,6 +101,22 @@ def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndar
     return a, b
 
 
+class UnitHashes:
+    """64-bit hashes of text units (``unit_hash``), cached per process (at most _CACHE_LIMIT
+    entries, then cleared): words repeat across documents, so most are hashed once."""
+
+    def __init__(self):
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, us: list[str]) -> np.ndarray:
+        cache = self.cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        for u in set(us).difference(cache):
+            cache[u] = unit_hash(u)
+        return np.fromiter(map(cache.__getitem__, us), dtype=np.uint64, count=len(us))
+
+
 class MinHasher:
     """Vectorized MinHash for documents: normalize → shingle → hash → permute → min."""
 
@@ -113,18 +129,10 @@ class MinHasher:
         a, b = affine32_permutations(num_perm, seed)
         self.a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]  # (num_perm, 1)
         self.b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
-        self._cache: dict[str, int] = {}
+        self._unit_hashes = UnitHashes()
         self._chunk_rows = max(1, (1 << 20) // num_perm)  # ≈4 MB of permuted values per chunk
 
     # -- shingle hashes ---------------------------------------------------------------
-    def _unit_hashes(self, us: list[str]) -> np.ndarray:
-        cache = self._cache
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        for u in set(us).difference(cache):
-            cache[u] = unit_hash(u)
-        return np.fromiter(map(cache.__getitem__, us), dtype=np.uint64, count=len(us))
-
     def shingle_hashes(self, normalized: str) -> np.ndarray:
         """uint32 hashes of every shingle of one normalized text (with repeats; empty if no units)."""
         us = units(normalized, self.char_ngrams)

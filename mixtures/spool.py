@@ -192,9 +192,9 @@ def source_groups(plan: dict[str, Any], itemsize: int, shard_max_bytes: int) -> 
     return {s: max(1, math.ceil(t * itemsize / shard_max_bytes)) for s, t in sorted(per_source.items()) if t > 0}
 
 
-def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[str, Any]],
-                  groups: dict[str, int], seed: int, assign_dir: str) -> list[tuple[tuple[str, int], tuple[str, str]]]:
-    """One spool + the plan's cells → [((source, group), (entry file, spool .tok))], sorted by group."""
+def _write_entries(spool: dict[str, Any], assign_dir: str, entries_of) -> list[tuple[tuple[str, int], tuple[str, str]]]:
+    """One spool's documents → per-group Arrow files of copy entries; ``entries_of(pool, source,
+    domain, id, hash)`` gives each document's (order, (source, group), copy) entries."""
     name = uuid.uuid4().hex
     writers: dict[tuple[str, int], RowWriter] = {}
     offset = row = 0
@@ -203,10 +203,7 @@ def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[
             cols = batch.to_pydict()
             for pool, source, domain, doc_id, h, n in zip(cols["pool"], cols["source"], cols["domain"],
                                                            cols["id"], cols["h"], cols["ntok"]):
-                cell = cells.get((pool, source, domain))
-                for k in range(S.copies(cell, S.bucket_of(h)) if cell is not None else 0):
-                    order = S.doc_hash(seed, pool, doc_id, salt=f"order{k}")
-                    key = (source, order % groups.get(source, 1))
+                for order, key, k in entries_of(pool, source, domain, doc_id, h):
                     w = writers.get(key)
                     if w is None:
                         w = writers[key] = RowWriter(files.join(assign_dir, f"{name}-{len(writers):05d}.arrow"), ASSIGN)
@@ -221,29 +218,24 @@ def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[
     return [(key, (writers[key].path, spool["tok"])) for key in sorted(writers)]
 
 
+def assign_copies(spool: dict[str, Any], cells: dict[tuple[str, str, str], dict[str, Any]],
+                  groups: dict[str, int], seed: int, assign_dir: str) -> list[tuple[tuple[str, int], tuple[str, str]]]:
+    """One spool + the plan's cells → [((source, group), (entry file, spool .tok))], sorted by group."""
+
+    def entries(pool, source, domain, doc_id, h):
+        cell = cells.get((pool, source, domain))
+        for k in range(S.copies(cell, S.bucket_of(h)) if cell is not None else 0):
+            order = S.doc_hash(seed, pool, doc_id, salt=f"order{k}")
+            yield order, (source, order % groups.get(source, 1)), k
+
+    return _write_entries(spool, assign_dir, entries)
+
+
 def assign_held_out(spool: dict[str, Any], seed: int, assign_dir: str) -> list[tuple[tuple[str, int], tuple[str, str]]]:
     """One held-out spool → [((source, 0), (entry file, spool .tok))]: each document once, in
     order-hash order within its source (the validation shards are never upsampled)."""
-    name = uuid.uuid4().hex
-    writers: dict[tuple[str, int], RowWriter] = {}
-    offset = row = 0
-    try:
-        for batch in read_rows(spool["idx"]):
-            cols = batch.to_pydict()
-            for pool, source, doc_id, n in zip(cols["pool"], cols["source"], cols["id"], cols["ntok"]):
-                key = (source, 0)
-                w = writers.get(key)
-                if w is None:
-                    w = writers[key] = RowWriter(files.join(assign_dir, f"{name}-v{len(writers):05d}.arrow"), ASSIGN)
-                w.add(S.doc_hash(seed, pool, doc_id, salt="valid-order"), pool, doc_id, 0, spool["src"], row, offset, n)
-                offset += n
-                row += 1
-        for w in writers.values():
-            w.close()
-    except BaseException:
-        _close_quietly(*writers.values())
-        raise
-    return [(key, (writers[key].path, spool["tok"])) for key in sorted(writers)]
+    return _write_entries(spool, assign_dir, lambda pool, source, domain, doc_id, h:
+                          [(S.doc_hash(seed, pool, doc_id, salt="valid-order"), (source, 0), 0)])
 
 
 # ---------------------------------------------------------------- pass 3: write the shards

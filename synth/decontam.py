@@ -30,14 +30,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from curate.dedup.minhash import fmix64, unit_hash
+from curate.dedup.minhash import UnitHashes, fmix64
 from curate.dedup.normalize import normalize
 from curate.io import files
 
 TEXT_FIELDS = ("problem", "question", "prompt", "text", "content", "input")
 ANSWER_FIELDS = ("answer",)
 _SEED = np.uint64(0x9E3779B97F4A7C15)
-_CACHE_LIMIT = 2_000_000
 _CHUNK = 4096  # benchmark items indexed at a time
 
 
@@ -117,21 +116,6 @@ class DecontamStats:
 
 def words(text: str) -> list[str]:
     return normalize(text).split()
-
-
-class _WordHashes:
-    """64-bit word hashes (the dedup kernels' ``unit_hash``), cached per process."""
-
-    def __init__(self):
-        self.cache: dict[str, int] = {}
-
-    def __call__(self, ws: list[str]) -> np.ndarray:
-        c = self.cache
-        if len(c) > _CACHE_LIMIT:
-            c.clear()
-        for w in set(ws).difference(c):
-            c[w] = unit_hash(w)
-        return np.fromiter(map(c.__getitem__, ws), dtype=np.uint64, count=len(ws))
 
 
 _P = 0x9E3779B97F4A7C15 | 1  # odd: invertible modulo 2^64
@@ -220,7 +204,7 @@ class NgramIndex:
         self.counts: dict[str, int] = {}
         for it in items:
             self.counts[it.benchmark] = self.counts.get(it.benchmark, 0) + 1
-        self._wh = _WordHashes()
+        self._wh = UnitHashes()
         self.answers: dict[int, list[str]] = {}
         grams: tuple[list, list] = ([], [])
         short: dict[int, tuple[list, list]] = {}

@@ -27,6 +27,7 @@ from curate.extractors.furniture import strip_furniture
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
+from curate.extractors.threads import THREAD_HINTS
 from curate.extractors.wrappers import free_code, free_math
 
 PARSER = lxml.html.HTMLParser(
@@ -58,11 +59,16 @@ _CODE_SLOT = re.compile(r"\x00(\d+)\x00")
 _LEFTOVER = re.compile(r"[ \t]*zqx[cm]\d+[seq]\b[ \t]*")
 # Characters XML forbids: lxml refuses them in text it is asked to set, so they go before parsing.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20)])
 
 
-def parse_html(text: str):
-    """Parse page text with lxml, network and entity expansion off; Reject if nothing parses."""
-    text = _NOT_XML.sub("", _XML_DECL.sub("", text, count=1))
+def parse_html(text: str, xml_safe: bool = False):
+    """Parse page text with lxml, network and entity expansion off; Reject if nothing parses.
+    `xml_safe`: the caller knows `text` holds no character XML forbids (`PageWords.xml_safe`),
+    so the search for them is skipped."""
+    text = _XML_DECL.sub("", text, count=1)
+    if not xml_safe:
+        text = _NOT_XML.sub("", text)
     text = _DOCTYPE_SUBSET.sub("<!DOCTYPE html>", text[:100_000], count=1) + text[100_000:]
     try:
         tree = lxml.html.document_fromstring(text, parser=PARSER)
@@ -157,14 +163,15 @@ def _katex_tex(el) -> str | None:
     return None
 
 
-def prepare(tree, source: str | None = None) -> Protected:
+def prepare(tree, source: str | None = None, has: "PageWords | None" = None) -> Protected:
     """Swap every formula and code block in `tree` for tokens; returns what was swapped.
 
     `source`, the page text `tree` was parsed from, lets each search over the tree be skipped
     when the page does not hold the word it looks for (`katex`, `<math`, `mjx-container`, …):
-    most pages hold no math, and each such search costs as much as a small part of trafilatura."""
+    most pages hold no math, and each such search costs as much as a small part of trafilatura.
+    `has`, a `PageWords(source)` already made, saves making another."""
     prot = Protected()
-    has = _Has(source)
+    has = has if has is not None else PageWords(source)
     single_dollar = ascii_math = False
     delimiters: tuple[tuple[str, str, bool], ...] = ()
     if has.mathy or has("katex", "AMdisplay"):  # a page loading MathJax, KaTeX or AsciiMath names it
@@ -189,28 +196,54 @@ def prepare(tree, source: str | None = None) -> Protected:
     return prot
 
 
-def _mathy(source: str) -> bool:
-    """Whether `source` names math: `math`, `Math` or `MATH` anywhere except JavaScript's
-    `Math.floor(…)`, or KaTeX. A loop of C-speed `find`s: a regex over the page costs more."""
-    for word in ("math", "Math", "MATH"):
-        i = source.find(word)
-        while i >= 0:
-            if source[i + 4: i + 5] not in (".", "("):
-                return True
-            i = source.find(word, i + 4)
-    return "katex" in source or "KaTeX" in source
+# Words the passes ask the page source about (`PageWords`): found in one Aho-Corasick pass over the
+# page's UTF-8 bytes, where one `in` per word scans the whole page again for each word it lacks.
+_SOURCE_WORDS = (
+    "math", "Math", "MATH", "katex", "KaTeX", "AMdisplay", "latex", "tex?", "cht=tx", "formula", "ltx_eq",
+    "tex]", "[math]", "[imath]", "$$", "\\[", "\\(", "\\begin{", "[tex]", "[itex]", "[latex]",
+    "mw-editsection", "mw-", 'id="toc"', "id='toc'", 'role="dialog"', "role='dialog'", "aria-modal", "<sup", "<SUP",
+    *THREAD_HINTS,
+)
 
 
-class _Has:
+@lru_cache(maxsize=1)
+def _source_automaton():
+    import ahocorasick_rs
+
+    return ahocorasick_rs.BytesAhoCorasick([w.encode() for w in _SOURCE_WORDS] + ["\ufffe".encode(), "\uffff".encode()],
+                                           implementation=ahocorasick_rs.Implementation.DFA)
+
+
+class PageWords:
     """`has(*words)`: whether the page source holds any of `words` (always True without a source).
-    Answers are kept per word. `mathy`: whether the page names math at all (a renderer, MathML,
-    `math` as a word or class; not JavaScript's `Math.floor`); a page that does not skips every
-    math word at once."""
+    The words of `_SOURCE_WORDS` are all looked for in one pass; others by `in`, kept per word.
+    `mathy`: whether the page names math at all (a renderer, MathML, `math` as a word or class;
+    not JavaScript's `Math.floor(…)`/`Math.max`); a page that does not skips every math word at once."""
 
     def __init__(self, source: str | None):
         self.source = source
         self.seen: dict[str, bool] = {}
-        self.mathy = source is None or _mathy(source)
+        self.mathy = True
+        self.xml_safe = False  # whether the source holds no character XML forbids (see _NOT_XML)
+        if source is None:
+            return
+        try:
+            data = source.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            data = source.encode("utf-8", "surrogatepass")
+        else:  # control bytes never occur inside a UTF-8 sequence; U+FFFE/U+FFFF are looked for below
+            self.xml_safe = len(data.translate(None, _CONTROL_BYTES)) == len(data)
+        mathy = False
+        for i, _start, end in _source_automaton().find_matches_as_indexes(data, overlapping=True):
+            if i >= len(_SOURCE_WORDS):  # U+FFFE or U+FFFF
+                self.xml_safe = False
+                continue
+            word = _SOURCE_WORDS[i]
+            self.seen[word] = True
+            if i < 3 and data[end: end + 1] not in (b".", b"("):
+                mathy = True
+        self.mathy = mathy or "katex" in self.seen or "KaTeX" in self.seen
+        self.seen.update((w, False) for w in _SOURCE_WORDS if w not in self.seen)
 
     def __call__(self, *words: str) -> bool:
         if self.source is None:
@@ -345,7 +378,7 @@ def _anchor_code(tree, prot: Protected) -> None:
         prot.anchors[i] = (tuple(before), tuple(after))
 
 
-def _prepare_code(tree, prot: Protected, has=_Has(None)) -> None:
+def _prepare_code(tree, prot: Protected, has=PageWords(None)) -> None:
     for table in _outermost([t for t in tree.iter("table")]):
         found = table_code(table)
         if found is None:
@@ -424,7 +457,7 @@ def _x_text(probes: tuple[str, ...]):
     return etree.XPath(f"//text()[not(parent::script or parent::style)][{tests}]")
 
 
-def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
+def _prepare_math_elements(tree, prot: Protected, has=PageWords(None)) -> None:
     # MathJax 2: TeX or MathML in <script type="math/...">; its rendered copies are dropped.
     scripts = [s for s in tree.iter("script") if (s.get("type") or "").lower().startswith("math/")]
     if scripts and has.mathy:
@@ -589,7 +622,7 @@ def _unwrap_displaystyle(tex: str) -> str:
 
 
 def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
-                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=_Has(None)) -> None:
+                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=PageWords(None)) -> None:
     """TeX delimiters (and AsciiMath backticks) in running text become tokens."""
 
     def swap(text: str) -> str:

@@ -12,7 +12,6 @@ the posts' own boilerplate (signatures, vote counts) is still judged by it.
 from __future__ import annotations
 
 import copy
-import re
 
 import lxml.html
 from lxml import etree
@@ -62,15 +61,16 @@ def _outermost(els: list) -> list:
     return out
 
 
-_SOURCE_HINTS = re.compile(r"post(?:-text|_message_|body)|js-post-body|bbWrapper|/(?:Question|Answer)\b|"
-                           r"DiscussionForumPosting")
+# words one of which the source of every thread page this reads holds (class names, ids, itemtypes)
+THREAD_HINTS = ("post-text", "post_message_", "postbody", "js-post-body", "bbWrapper", "/Question", "/Answer",
+                "DiscussionForumPosting")
 
 
-def thread_page(tree, comments: bool, source: str | None = None):
+def thread_page(tree, comments: bool, has=None):
     """A new page holding the thread's title, posts (and comments) in page order, or None
-    when `tree` is not a thread of two posts or more. `source`, the page text, lets a page
-    that names none of the post markers skip the tree search."""
-    if source is not None and not _SOURCE_HINTS.search(source):
+    when `tree` is not a thread of two posts or more. `has(*words)`, whether the page source
+    holds any of `words`, lets a page that names none of THREAD_HINTS skip the tree search."""
+    if has is not None and not has(*THREAD_HINTS):
         return None
     posts = _outermost([p for p in _X_CANDIDATES(tree) if _is_post(p) and not _X_SKIP(p)])
     if len(posts) < 2:

@@ -321,3 +321,25 @@ def test_external_entity_not_read(ex, tmp_path):
     html = f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "file://{secret}">]>' + page("<p>Value: &xxe; end.</p>")
     text, _ = ex.extract(html.encode(), "u", None)
     assert "TOPSECRETVALUE" not in text
+
+
+def test_page_words_one_pass_answers_like_a_substring_search():
+    from curate.extractors.markup import PageWords
+
+    src = page("<p>See $$x^2$$ and \\(y\\) in a <span class='katex'>k</span>.</p>", "<script>Math.floor(1)</script>")
+    has = PageWords(src)
+    for w in ("$$", "\\(", "katex", "[math]", "mw-editsection", "<sup", "ltx_eq", "ode", "not-on-page"):
+        assert has(w) == (w in src), w
+    assert has.mathy and has.xml_safe  # `katex` names math; nothing XML forbids
+    assert not PageWords(page("<p>Math.floor(x) and Math(y)</p>")).mathy  # JavaScript's Math only
+    assert PageWords(page("<p>math class</p>")).mathy
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x0b", "\x1f", "\ufffe", "\uffff", "\ud800"])
+def test_characters_xml_forbids_are_dropped_before_parsing(ex, bad):
+    from curate.extractors.markup import PageWords
+
+    body = f"<p>Value{bad} with a formula $$a_1{bad}+b$$ here.</p>"
+    assert not PageWords(page(body)).xml_safe
+    text, _ = ex.extract(page(body), "https://example.org/a")  # str: a lone surrogate has no UTF-8 bytes
+    assert "Value with a formula" in text and "$$a_1+b$$" in text

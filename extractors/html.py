@@ -23,7 +23,7 @@ import trafilatura
 from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
 from curate.extractors.markdown import MarkdownWriter
-from curate.extractors.markup import PageWords, parse_html, prepare, restore
+from curate.extractors.markup import PageWords, drop_unread, parse_html, prepare, restore
 from curate.extractors.threads import thread_page
 from curate.io.charset import decode_page
 
@@ -86,6 +86,7 @@ class HTMLExtractor:
         title, lang_hint = _title(tree), _lang_hint(tree)
         prot = prepare(tree, html, has)
         thread = thread_page(tree, self.cfg.thread_comments, has) if self.cfg.threads else None
+        drop_unread(tree if thread is None else thread)
         doc = trafilatura.bare_extraction(
             tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
             include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,

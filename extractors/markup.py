@@ -565,6 +565,16 @@ def _prepare_math_elements(tree, prot: Protected, has=PageWords(None)) -> None:
             _replace(table, " ".join(f"zqxm{t}q" for t in tokens), True)
 
 
+def drop_unread(tree) -> None:
+    """Scripts (but JSON-LD, where trafilatura looks for forum posts), styles and SVG go, their
+    tails kept: trafilatura drops them unread, but copies the whole tree and runs its XPath
+    prunes over it before it does. Call after `prepare` (MathJax keeps TeX in scripts)."""
+    for el in [e for e in tree.iter("script", "style", "svg")
+               if e.tag != "script" or (e.get("type") or "").lower() != "application/ld+json"]:
+        if el.getparent() is not None:
+            _replace(el, "")
+
+
 _HTML_M = {"main", "mark", "menu", "meta", "meter", "map", "marquee"}
 _PROSE_RUN = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{2,}[,.;:]?\s+){2,}[A-Za-z]{2,}")
 

@@ -343,3 +343,15 @@ def test_characters_xml_forbids_are_dropped_before_parsing(ex, bad):
     assert not PageWords(page(body)).xml_safe
     text, _ = ex.extract(page(body), "https://example.org/a")  # str: a lone surrogate has no UTF-8 bytes
     assert "Value with a formula" in text and "$$a_1+b$$" in text
+
+
+def test_scripts_styles_svg_dropped_before_trafilatura_keep_their_tails():
+    from curate.extractors.markup import drop_unread
+
+    tree = parse_html(page("<p>Before <script>var x = 1;</script>after the script <svg><text>icon</text></svg>"
+                           "and after the icon.</p>", "<style>p{}</style>"
+                           "<script type='application/ld+json'>{\"@type\": \"DiscussionForumPosting\"}</script>"))
+    drop_unread(tree)
+    assert [e.get("type") for e in tree.iter("script")] == ["application/ld+json"]
+    assert not list(tree.iter("style", "svg"))
+    assert "Before after the script and after the icon." in tree.find(".//article").text_content()

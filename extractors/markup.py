@@ -95,6 +95,8 @@ class Protected:
     asciimath: set[int] = field(default_factory=set)
     code: list[tuple[str, str | None]] = field(default_factory=list)  # (text, language)
     anchors: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # words around
+    # headings holding formulas: (Markdown line, its math tokens, the first tokens of its section)
+    headings: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
 
     def add_math(self, tex: str, display: bool, ascii_math: bool = False) -> str:
         self.math.append((tex, display))
@@ -193,6 +195,8 @@ def prepare(tree, source: str | None = None, has: "PageWords | None" = None) -> 
     if prot.math:
         free_math(tree)
     _anchor_code(tree, prot)
+    if prot.math:
+        _anchor_math_headings(tree, prot)
     return prot
 
 
@@ -339,6 +343,46 @@ def _in_chrome(el) -> bool:
         if attrs.strip() and _CHROME_ATTR.search(attrs):
             return True
     return False
+
+
+_ANY_TOKEN = re.compile(r"zqxm\d+q|zqxc\d+s")
+
+
+def _anchor_math_headings(tree, prot: Protected) -> None:
+    """Remember each h2–h6 of the page content that holds a formula, with the first formula or
+    code tokens of its section (the siblings after it, up to the next heading): trafilatura drops
+    some headings (every `<h2>` of a MathJax demo page), and the formulas in them with it."""
+    for h in tree.iter(*_HEADINGS[1:]):
+        text = " ".join(h.text_content().split())
+        own = tuple(MATH_TOKEN.findall(text))
+        if not own or "zqxc" in text or _in_chrome(h):
+            continue
+        after: list[str] = _ANY_TOKEN.findall(h.tail or "")
+        for sib in h.itersiblings():
+            if len(after) >= 3 or sib.tag in _HEADINGS:
+                break
+            if isinstance(sib.tag, str):
+                after += _ANY_TOKEN.findall(sib.text_content())
+            after += _ANY_TOKEN.findall(sib.tail or "")
+        if after:
+            line = "#" * int(h.tag[1]) + " " + text
+            prot.headings.append((line, tuple(f"zqxm{n}q" for n in own), tuple(after[:3])))
+
+
+def _restore_headings(markdown: str, prot: Protected) -> str:
+    """Headings with formulas that trafilatura dropped (none of their formulas is in the output)
+    go back before the paragraph holding the first kept token of their section; a heading whose
+    section was dropped too stays dropped."""
+    for line, own, after in prot.headings:
+        if any(t in markdown for t in own):
+            continue
+        pos = next((p for p in (markdown.find(t) for t in after) if p >= 0), -1)
+        if pos < 0:
+            continue
+        para = markdown.rfind("\n\n", 0, pos)
+        at = 0 if para < 0 else para
+        markdown = markdown[:at] + "\n\n" + line + "\n\n" + markdown[at:]
+    return markdown
 
 
 def _anchor_code(tree, prot: Protected) -> None:
@@ -782,7 +826,7 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
             return "$$" + tex.strip() + "$$"
         return "$" + re.sub(r"\s*\n\s*", " ", tex.strip()) + "$"
 
-    text = _BLANK_LINE.sub("", _reanchor(markdown, prot))
+    text = _BLANK_LINE.sub("", _restore_headings(_reanchor(markdown, prot), prot))
     text = CODE_SPAN.sub(code_sub, text)
     if seen:  # a flattened copy of a code block standing as a paragraph goes
         text = "\n\n".join(p for p in text.split("\n\n") if len(p) < 20 or _squeeze(p) not in seen)

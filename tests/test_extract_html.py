@@ -355,3 +355,38 @@ def test_scripts_styles_svg_dropped_before_trafilatura_keep_their_tails():
     assert [e.get("type") for e in tree.iter("script")] == ["application/ld+json"]
     assert not list(tree.iter("style", "svg"))
     assert "Before after the script and after the icon." in tree.find(".//article").text_content()
+
+
+def test_heading_with_math_that_trafilatura_drops_comes_back_before_its_section(ex):
+    html = (
+        "<!DOCTYPE html><html lang='en'><head><title>Formulas</title>"
+        "<script defer src='https://cdn.jsdelivr.net/npm/mathjax@4/tex-chtml.js'></script></head><body>"
+        "<div id='frame'><h1>Sample formulas</h1><div class='show display'>"
+        "<p>When \\(a \\ne 0\\), there are two solutions to \\(ax^2 + bx + c = 0\\) and they are "
+        "$$x = {-b \\pm \\sqrt{b^2-4ac} \\over 2a}.$$</p>"
+        "<h2>The Lorenz Equations</h2><p>\\[\\dot{x} = \\sigma(y-x)\\]</p>"
+        "<h2>The probability of getting \\(k\\) heads when flipping \\(n\\) coins is:</h2>"
+        "<p>\\[P(E) = {n \\choose k} p^k (1-p)^{ n-k} \\]</p>"
+        "<h2>In-line Mathematics</h2><p>Finally, while display equations look good for a page of samples, the "
+        "ability to mix math and text in a paragraph is also important. This expression "
+        "\\(\\sqrt{3x-1}+(1+x)^2\\) is an example of an inline equation.</p></div></div></body></html>"
+    )
+    text, _ = HTMLExtractor(HTMLConfig(min_chars=0)).extract(html, "https://example.org/demo")
+    assert text == (
+        "When $a \\ne 0$, there are two solutions to $ax^2 + bx + c = 0$ and they are "
+        "$$x = {-b \\pm \\sqrt{b^2-4ac} \\over 2a}.$$\n\n"
+        "$$\\dot{x} = \\sigma(y-x)$$\n\n"
+        "## The probability of getting $k$ heads when flipping $n$ coins is:\n\n"
+        "$$P(E) = {n \\choose k} p^k (1-p)^{ n-k}$$\n\n"
+        "Finally, while display equations look good for a page of samples, the ability to mix math and text in a "
+        "paragraph is also important. This expression $\\sqrt{3x-1}+(1+x)^2$ is an example of an inline equation."
+    )
+
+
+def test_math_heading_whose_section_was_dropped_stays_dropped():
+    tree, prot = _prepared("<h2>Heading with \\(k\\)</h2><p>The section \\(x^2\\) text.</p>"
+                           "<div class='sidebar'><h3>Side \\(n\\)</h3><p>\\(y\\)</p></div>")
+    assert [h[0] for h in prot.headings] == ["## Heading with zqxm0q"]
+    assert restore("Other text only.", prot)[0] == "Other text only."
+    assert restore("Before.\n\nThe section zqxm1q text.", prot)[0] == \
+        "Before.\n\n## Heading with $k$\n\nThe section $x^2$ text."

@@ -66,6 +66,31 @@ THREAD_HINTS = ("post-text", "post_message_", "postbody", "js-post-body", "bbWra
                 "DiscussionForumPosting")
 
 
+def _tokens(el) -> list[str]:
+    return (el.get("class") or "").split()
+
+
+def _plain_quote(quote) -> None:
+    """A vBulletin quote of an earlier post (`div.bbcode_quote`, alone in a `div.bbcode_container`:
+    an attribution with a link, then the quoted message) becomes a `<blockquote>` of its attribution as plain text and the
+    message's blocks: trafilatura drops the nested divs whole, the formulas in them too."""
+    bq = etree.Element("blockquote")
+    for div in quote.iter("div"):
+        classes = _tokens(div)
+        if "bbcode_postedby" in classes:
+            p = etree.SubElement(bq, "p")
+            p.text = " ".join(div.text_content().split())
+        elif "quote_container" in _tokens(div.getparent()) and not classes or "message" in classes:
+            if (div.text or "").strip():
+                etree.SubElement(bq, "p").text = div.text
+            bq.extend(list(div))
+    outer = quote.getparent()
+    if "bbcode_container" not in _tokens(outer) or len(outer) != 1 or (outer.text or "").strip():
+        outer = quote
+    bq.tail = outer.tail
+    outer.getparent().replace(outer, bq)
+
+
 def thread_page(tree, comments: bool, has=None):
     """A new page holding the thread's title, posts (and comments) in page order, or None
     when `tree` is not a thread of two posts or more. `has(*words)`, whether the page source
@@ -92,6 +117,9 @@ def thread_page(tree, comments: bool, has=None):
         while len(body) == 1 and not (body.text or "").strip() and not (body[0].tail or "").strip() \
                 and body[0].tag in _WRAPPERS:  # a post held in one blockquote (vBulletin) is not a quote
             body = body[0]
+        for quote in [q for q in body.iter("div") if "bbcode_quote" in (q.get("class") or "").split()
+                      and "zqxm" in q.text_content()]:
+            _plain_quote(quote)
         if el in posts:  # a post's blocks go straight into the article: trafilatura keeps one <div>
             if (body.text or "").strip():
                 p = etree.SubElement(article, "p")

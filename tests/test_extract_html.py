@@ -390,3 +390,27 @@ def test_math_heading_whose_section_was_dropped_stays_dropped():
     assert restore("Other text only.", prot)[0] == "Other text only."
     assert restore("Before.\n\nThe section zqxm1q text.", prot)[0] == \
         "Before.\n\n## Heading with $k$\n\nThe section $x^2$ text."
+
+
+def test_forum_reply_keeps_a_quoted_earlier_post_that_holds_a_formula():
+    def post(n, body):
+        return (f"<li class='postcontainer' id='post_{n}'><div class='postbody'><div class='content'>"
+                f"<div id='post_message_{n}'><blockquote class='postcontent restore'>{body}</blockquote>"
+                "</div></div></div></li>")
+
+    img = "<img src='http://latex.codecogs.com/png.latex?\\int x\\,dx' alt='\\int x\\,dx' />"
+    quote = ("<div class='bbcode_container'><div class='bbcode_quote'><div class='quote_container'>"
+             "<div class='bbcode_quote_container'></div><div class='bbcode_postedby'><img src='/q.png' alt='Quote'/> "
+             "Originally Posted by <strong>asker</strong> <a href='/t.html#post1' rel='nofollow'><img src='/v.png' "
+             "alt='View Post'/></a></div><div class='message'>" + img + "<br/>How do I solve this?</div></div></div>"
+             "</div>")
+    html = ("<!DOCTYPE html><html><head><title>Integral question</title></head><body><h1>Integral question</h1><ol>"
+            + post(1, img + "<br/>How do I solve this?")
+            + post(2, quote + "Use the power rule on it, and add the constant at the end of the computation.")
+            + "</ol></body></html>")
+    text, _ = HTMLExtractor(HTMLConfig(min_chars=0)).extract(html, "https://forum.example.org/t")
+    assert text == (
+        "# Integral question\n\n$\\int x\\,dx$\n\nHow do I solve this?\n\n"
+        "> Originally Posted by asker\n>\n> $\\int x\\,dx$\n> How do I solve this?\n\n"
+        "Use the power rule on it, and add the constant at the end of the computation."
+    )

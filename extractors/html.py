@@ -23,7 +23,7 @@ import trafilatura
 from curate.errors import Reject
 from curate.extractors.config import HTMLConfig
 from curate.extractors.markdown import MarkdownWriter
-from curate.extractors.markup import parse_html, prepare, restore
+from curate.extractors.markup import PageWords, drop_unread, parse_html, prepare, restore
 from curate.extractors.threads import thread_page
 from curate.io.charset import decode_page
 
@@ -33,10 +33,17 @@ _WS = re.compile(r"\s+")
 
 
 def _title(tree) -> str | None:
-    for xp in ("//head/title", "//meta[@property='og:title']/@content", "//h1"):
-        found = tree.xpath(xp)
-        if found:
-            v = found[0] if isinstance(found[0], str) else found[0].text_content()
+    """The page's `<title>`, else its og:title, else its first `<h1>` (lxml's C-side `find`/`iter`:
+    an XPath `//…` search over the whole tree costs more)."""
+    firsts = (
+        lambda: next((t.text_content() for t in tree.iterfind(".//head/title")), None),
+        lambda: next((m.get("content") for m in tree.iter("meta") if m.get("property") == "og:title"
+                      and m.get("content") is not None), None),
+        lambda: next((h.text_content() for h in tree.iter("h1")), None),
+    )
+    for first in firsts:
+        v = first()
+        if v is not None:
             v = _WS.sub(" ", v).strip()
             if v:
                 return v[:500]
@@ -47,8 +54,8 @@ def _lang_hint(tree) -> str | None:
     for v in (tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang"), tree.get("xml:lang")):
         if v and v.strip():
             return v.strip()[:35]
-    found = tree.xpath("//meta[translate(@http-equiv,'CONTENT-LANGUAGE','content-language')="
-                       "'content-language']/@content | //meta[@property='og:locale']/@content")
+    found = [m.get("content") for m in tree.iter("meta") if m.get("content") is not None and (
+        (m.get("http-equiv") or "").lower() == "content-language" or m.get("property") == "og:locale")]
     return found[0].strip()[:35] if found and found[0].strip() else None
 
 
@@ -74,10 +81,12 @@ class HTMLExtractor:
         head = html[:20_000]
         if len(_CONTROL.findall(head)) > 0.05 * len(head) or not _TAG.search(head):
             raise Reject("extract:html:malformed", "not HTML text (binary bytes or no tags)")
-        tree = parse_html(html)
+        has = PageWords(html)
+        tree = parse_html(html, has.xml_safe)
         title, lang_hint = _title(tree), _lang_hint(tree)
-        prot = prepare(tree, html)
-        thread = thread_page(tree, self.cfg.thread_comments, html) if self.cfg.threads else None
+        prot = prepare(tree, html, has)
+        thread = thread_page(tree, self.cfg.thread_comments, has) if self.cfg.threads else None
+        drop_unread(tree if thread is None else thread)
         doc = trafilatura.bare_extraction(
             tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
             include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,

@@ -27,6 +27,7 @@ from curate.extractors.furniture import strip_furniture
 from curate.extractors.code import code_text, div_code, language_of, table_code
 from curate.extractors.math import clean_tex, find_tex, img_latex, page_delimiters
 from curate.extractors.mathml import local_name, mathml_to_latex
+from curate.extractors.threads import THREAD_HINTS
 from curate.extractors.wrappers import free_code, free_math
 
 PARSER = lxml.html.HTMLParser(
@@ -58,11 +59,16 @@ _CODE_SLOT = re.compile(r"\x00(\d+)\x00")
 _LEFTOVER = re.compile(r"[ \t]*zqx[cm]\d+[seq]\b[ \t]*")
 # Characters XML forbids: lxml refuses them in text it is asked to set, so they go before parsing.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20)])
 
 
-def parse_html(text: str):
-    """Parse page text with lxml, network and entity expansion off; Reject if nothing parses."""
-    text = _NOT_XML.sub("", _XML_DECL.sub("", text, count=1))
+def parse_html(text: str, xml_safe: bool = False):
+    """Parse page text with lxml, network and entity expansion off; Reject if nothing parses.
+    `xml_safe`: the caller knows `text` holds no character XML forbids (`PageWords.xml_safe`),
+    so the search for them is skipped."""
+    text = _XML_DECL.sub("", text, count=1)
+    if not xml_safe:
+        text = _NOT_XML.sub("", text)
     text = _DOCTYPE_SUBSET.sub("<!DOCTYPE html>", text[:100_000], count=1) + text[100_000:]
     try:
         tree = lxml.html.document_fromstring(text, parser=PARSER)
@@ -89,6 +95,8 @@ class Protected:
     asciimath: set[int] = field(default_factory=set)
     code: list[tuple[str, str | None]] = field(default_factory=list)  # (text, language)
     anchors: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # words around
+    # headings holding formulas: (Markdown line, its math tokens, the first tokens of its section)
+    headings: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
 
     def add_math(self, tex: str, display: bool, ascii_math: bool = False) -> str:
         self.math.append((tex, display))
@@ -157,14 +165,15 @@ def _katex_tex(el) -> str | None:
     return None
 
 
-def prepare(tree, source: str | None = None) -> Protected:
+def prepare(tree, source: str | None = None, has: "PageWords | None" = None) -> Protected:
     """Swap every formula and code block in `tree` for tokens; returns what was swapped.
 
     `source`, the page text `tree` was parsed from, lets each search over the tree be skipped
     when the page does not hold the word it looks for (`katex`, `<math`, `mjx-container`, …):
-    most pages hold no math, and each such search costs as much as a small part of trafilatura."""
+    most pages hold no math, and each such search costs as much as a small part of trafilatura.
+    `has`, a `PageWords(source)` already made, saves making another."""
     prot = Protected()
-    has = _Has(source)
+    has = has if has is not None else PageWords(source)
     single_dollar = ascii_math = False
     delimiters: tuple[tuple[str, str, bool], ...] = ()
     if has.mathy or has("katex", "AMdisplay"):  # a page loading MathJax, KaTeX or AsciiMath names it
@@ -186,31 +195,59 @@ def prepare(tree, source: str | None = None) -> Protected:
     if prot.math:
         free_math(tree)
     _anchor_code(tree, prot)
+    if prot.math:
+        _anchor_math_headings(tree, prot)
     return prot
 
 
-def _mathy(source: str) -> bool:
-    """Whether `source` names math: `math`, `Math` or `MATH` anywhere except JavaScript's
-    `Math.floor(…)`, or KaTeX. A loop of C-speed `find`s: a regex over the page costs more."""
-    for word in ("math", "Math", "MATH"):
-        i = source.find(word)
-        while i >= 0:
-            if source[i + 4: i + 5] not in (".", "("):
-                return True
-            i = source.find(word, i + 4)
-    return "katex" in source or "KaTeX" in source
+# Words the passes ask the page source about (`PageWords`): found in one Aho-Corasick pass over the
+# page's UTF-8 bytes, where one `in` per word scans the whole page again for each word it lacks.
+_SOURCE_WORDS = (
+    "math", "Math", "MATH", "katex", "KaTeX", "AMdisplay", "latex", "tex?", "cht=tx", "formula", "ltx_eq",
+    "tex]", "[math]", "[imath]", "$$", "\\[", "\\(", "\\begin{", "[tex]", "[itex]", "[latex]",
+    "mw-editsection", "mw-", 'id="toc"', "id='toc'", 'role="dialog"', "role='dialog'", "aria-modal", "<sup", "<SUP",
+    *THREAD_HINTS,
+)
 
 
-class _Has:
+@lru_cache(maxsize=1)
+def _source_automaton():
+    import ahocorasick_rs
+
+    return ahocorasick_rs.BytesAhoCorasick([w.encode() for w in _SOURCE_WORDS] + ["\ufffe".encode(), "\uffff".encode()],
+                                           implementation=ahocorasick_rs.Implementation.DFA)
+
+
+class PageWords:
     """`has(*words)`: whether the page source holds any of `words` (always True without a source).
-    Answers are kept per word. `mathy`: whether the page names math at all (a renderer, MathML,
-    `math` as a word or class; not JavaScript's `Math.floor`); a page that does not skips every
-    math word at once."""
+    The words of `_SOURCE_WORDS` are all looked for in one pass; others by `in`, kept per word.
+    `mathy`: whether the page names math at all (a renderer, MathML, `math` as a word or class;
+    not JavaScript's `Math.floor(…)`/`Math.max`); a page that does not skips every math word at once."""
 
     def __init__(self, source: str | None):
         self.source = source
         self.seen: dict[str, bool] = {}
-        self.mathy = source is None or _mathy(source)
+        self.mathy = True
+        self.xml_safe = False  # whether the source holds no character XML forbids (see _NOT_XML)
+        if source is None:
+            return
+        try:
+            data = source.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            data = source.encode("utf-8", "surrogatepass")
+        else:  # control bytes never occur inside a UTF-8 sequence; U+FFFE/U+FFFF are looked for below
+            self.xml_safe = len(data.translate(None, _CONTROL_BYTES)) == len(data)
+        mathy = False
+        for i, _start, end in _source_automaton().find_matches_as_indexes(data, overlapping=True):
+            if i >= len(_SOURCE_WORDS):  # U+FFFE or U+FFFF
+                self.xml_safe = False
+                continue
+            word = _SOURCE_WORDS[i]
+            self.seen[word] = True
+            if i < 3 and data[end: end + 1] not in (b".", b"("):
+                mathy = True
+        self.mathy = mathy or "katex" in self.seen or "KaTeX" in self.seen
+        self.seen.update((w, False) for w in _SOURCE_WORDS if w not in self.seen)
 
     def __call__(self, *words: str) -> bool:
         if self.source is None:
@@ -308,6 +345,46 @@ def _in_chrome(el) -> bool:
     return False
 
 
+_ANY_TOKEN = re.compile(r"zqxm\d+q|zqxc\d+s")
+
+
+def _anchor_math_headings(tree, prot: Protected) -> None:
+    """Remember each h2–h6 of the page content that holds a formula, with the first formula or
+    code tokens of its section (the siblings after it, up to the next heading): trafilatura drops
+    some headings (every `<h2>` of a MathJax demo page), and the formulas in them with it."""
+    for h in tree.iter(*_HEADINGS[1:]):
+        text = " ".join(h.text_content().split())
+        own = tuple(MATH_TOKEN.findall(text))
+        if not own or "zqxc" in text or _in_chrome(h):
+            continue
+        after: list[str] = _ANY_TOKEN.findall(h.tail or "")
+        for sib in h.itersiblings():
+            if len(after) >= 3 or sib.tag in _HEADINGS:
+                break
+            if isinstance(sib.tag, str):
+                after += _ANY_TOKEN.findall(sib.text_content())
+            after += _ANY_TOKEN.findall(sib.tail or "")
+        if after:
+            line = "#" * int(h.tag[1]) + " " + text
+            prot.headings.append((line, tuple(f"zqxm{n}q" for n in own), tuple(after[:3])))
+
+
+def _restore_headings(markdown: str, prot: Protected) -> str:
+    """Headings with formulas that trafilatura dropped (none of their formulas is in the output)
+    go back before the paragraph holding the first kept token of their section; a heading whose
+    section was dropped too stays dropped."""
+    for line, own, after in prot.headings:
+        if any(t in markdown for t in own):
+            continue
+        pos = next((p for p in (markdown.find(t) for t in after) if p >= 0), -1)
+        if pos < 0:
+            continue
+        para = markdown.rfind("\n\n", 0, pos)
+        at = 0 if para < 0 else para
+        markdown = markdown[:at] + "\n\n" + line + "\n\n" + markdown[at:]
+    return markdown
+
+
 def _anchor_code(tree, prot: Protected) -> None:
     """Remember the words around each code block in page content (not navigation, sidebars,
     footers), so a block that trafilatura's fallback extractors dropped while keeping the text
@@ -345,7 +422,7 @@ def _anchor_code(tree, prot: Protected) -> None:
         prot.anchors[i] = (tuple(before), tuple(after))
 
 
-def _prepare_code(tree, prot: Protected, has=_Has(None)) -> None:
+def _prepare_code(tree, prot: Protected, has=PageWords(None)) -> None:
     for table in _outermost([t for t in tree.iter("table")]):
         found = table_code(table)
         if found is None:
@@ -424,7 +501,7 @@ def _x_text(probes: tuple[str, ...]):
     return etree.XPath(f"//text()[not(parent::script or parent::style)][{tests}]")
 
 
-def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
+def _prepare_math_elements(tree, prot: Protected, has=PageWords(None)) -> None:
     # MathJax 2: TeX or MathML in <script type="math/...">; its rendered copies are dropped.
     scripts = [s for s in tree.iter("script") if (s.get("type") or "").lower().startswith("math/")]
     if scripts and has.mathy:
@@ -532,6 +609,16 @@ def _prepare_math_elements(tree, prot: Protected, has=_Has(None)) -> None:
             _replace(table, " ".join(f"zqxm{t}q" for t in tokens), True)
 
 
+def drop_unread(tree) -> None:
+    """Scripts (but JSON-LD, where trafilatura looks for forum posts), styles and SVG go, their
+    tails kept: trafilatura drops them unread, but copies the whole tree and runs its XPath
+    prunes over it before it does. Call after `prepare` (MathJax keeps TeX in scripts)."""
+    for el in [e for e in tree.iter("script", "style", "svg")
+               if e.tag != "script" or (e.get("type") or "").lower() != "application/ld+json"]:
+        if el.getparent() is not None:
+            _replace(el, "")
+
+
 _HTML_M = {"main", "mark", "menu", "meta", "meter", "map", "marquee"}
 _PROSE_RUN = re.compile(r"(?<![\\A-Za-z])(?:[A-Za-z]{2,}[,.;:]?\s+){2,}[A-Za-z]{2,}")
 
@@ -589,7 +676,7 @@ def _unwrap_displaystyle(tex: str) -> str:
 
 
 def _prepare_text(tree, prot: Protected, single_dollar: bool, ascii_math: bool,
-                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=_Has(None)) -> None:
+                  delimiters: tuple[tuple[str, str, bool], ...] = (), has=PageWords(None)) -> None:
     """TeX delimiters (and AsciiMath backticks) in running text become tokens."""
 
     def swap(text: str) -> str:
@@ -739,7 +826,7 @@ def restore(markdown: str, prot: Protected) -> tuple[str, int, int]:
             return "$$" + tex.strip() + "$$"
         return "$" + re.sub(r"\s*\n\s*", " ", tex.strip()) + "$"
 
-    text = _BLANK_LINE.sub("", _reanchor(markdown, prot))
+    text = _BLANK_LINE.sub("", _restore_headings(_reanchor(markdown, prot), prot))
     text = CODE_SPAN.sub(code_sub, text)
     if seen:  # a flattened copy of a code block standing as a paragraph goes
         text = "\n\n".join(p for p in text.split("\n\n") if len(p) < 20 or _squeeze(p) not in seen)

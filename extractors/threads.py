@@ -12,7 +12,6 @@ the posts' own boilerplate (signatures, vote counts) is still judged by it.
 from __future__ import annotations
 
 import copy
-import re
 
 import lxml.html
 from lxml import etree
@@ -62,15 +61,41 @@ def _outermost(els: list) -> list:
     return out
 
 
-_SOURCE_HINTS = re.compile(r"post(?:-text|_message_|body)|js-post-body|bbWrapper|/(?:Question|Answer)\b|"
-                           r"DiscussionForumPosting")
+# words one of which the source of every thread page this reads holds (class names, ids, itemtypes)
+THREAD_HINTS = ("post-text", "post_message_", "postbody", "js-post-body", "bbWrapper", "/Question", "/Answer",
+                "DiscussionForumPosting")
 
 
-def thread_page(tree, comments: bool, source: str | None = None):
+def _tokens(el) -> list[str]:
+    return (el.get("class") or "").split()
+
+
+def _plain_quote(quote) -> None:
+    """A vBulletin quote of an earlier post (`div.bbcode_quote`, alone in a `div.bbcode_container`:
+    an attribution with a link, then the quoted message) becomes a `<blockquote>` of its attribution as plain text and the
+    message's blocks: trafilatura drops the nested divs whole, the formulas in them too."""
+    bq = etree.Element("blockquote")
+    for div in quote.iter("div"):
+        classes = _tokens(div)
+        if "bbcode_postedby" in classes:
+            p = etree.SubElement(bq, "p")
+            p.text = " ".join(div.text_content().split())
+        elif "quote_container" in _tokens(div.getparent()) and not classes or "message" in classes:
+            if (div.text or "").strip():
+                etree.SubElement(bq, "p").text = div.text
+            bq.extend(list(div))
+    outer = quote.getparent()
+    if "bbcode_container" not in _tokens(outer) or len(outer) != 1 or (outer.text or "").strip():
+        outer = quote
+    bq.tail = outer.tail
+    outer.getparent().replace(outer, bq)
+
+
+def thread_page(tree, comments: bool, has=None):
     """A new page holding the thread's title, posts (and comments) in page order, or None
-    when `tree` is not a thread of two posts or more. `source`, the page text, lets a page
-    that names none of the post markers skip the tree search."""
-    if source is not None and not _SOURCE_HINTS.search(source):
+    when `tree` is not a thread of two posts or more. `has(*words)`, whether the page source
+    holds any of `words`, lets a page that names none of THREAD_HINTS skip the tree search."""
+    if has is not None and not has(*THREAD_HINTS):
         return None
     posts = _outermost([p for p in _X_CANDIDATES(tree) if _is_post(p) and not _X_SKIP(p)])
     if len(posts) < 2:
@@ -92,6 +117,9 @@ def thread_page(tree, comments: bool, source: str | None = None):
         while len(body) == 1 and not (body.text or "").strip() and not (body[0].tail or "").strip() \
                 and body[0].tag in _WRAPPERS:  # a post held in one blockquote (vBulletin) is not a quote
             body = body[0]
+        for quote in [q for q in body.iter("div") if "bbcode_quote" in (q.get("class") or "").split()
+                      and "zqxm" in q.text_content()]:
+            _plain_quote(quote)
         if el in posts:  # a post's blocks go straight into the article: trafilatura keeps one <div>
             if (body.text or "").strip():
                 p = etree.SubElement(article, "p")

@@ -321,3 +321,96 @@ def test_external_entity_not_read(ex, tmp_path):
     html = f'<!DOCTYPE html [<!ENTITY xxe SYSTEM "file://{secret}">]>' + page("<p>Value: &xxe; end.</p>")
     text, _ = ex.extract(html.encode(), "u", None)
     assert "TOPSECRETVALUE" not in text
+
+
+def test_page_words_one_pass_answers_like_a_substring_search():
+    from curate.extractors.markup import PageWords
+
+    src = page("<p>See $$x^2$$ and \\(y\\) in a <span class='katex'>k</span>.</p>", "<script>Math.floor(1)</script>")
+    has = PageWords(src)
+    for w in ("$$", "\\(", "katex", "[math]", "mw-editsection", "<sup", "ltx_eq", "ode", "not-on-page"):
+        assert has(w) == (w in src), w
+    assert has.mathy and has.xml_safe  # `katex` names math; nothing XML forbids
+    assert not PageWords(page("<p>Math.floor(x) and Math(y)</p>")).mathy  # JavaScript's Math only
+    assert PageWords(page("<p>math class</p>")).mathy
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x0b", "\x1f", "\ufffe", "\uffff", "\ud800"])
+def test_characters_xml_forbids_are_dropped_before_parsing(ex, bad):
+    from curate.extractors.markup import PageWords
+
+    body = f"<p>Value{bad} with a formula $$a_1{bad}+b$$ here.</p>"
+    assert not PageWords(page(body)).xml_safe
+    text, _ = ex.extract(page(body), "https://example.org/a")  # str: a lone surrogate has no UTF-8 bytes
+    assert "Value with a formula" in text and "$$a_1+b$$" in text
+
+
+def test_scripts_styles_svg_dropped_before_trafilatura_keep_their_tails():
+    from curate.extractors.markup import drop_unread
+
+    tree = parse_html(page("<p>Before <script>var x = 1;</script>after the script <svg><text>icon</text></svg>"
+                           "and after the icon.</p>", "<style>p{}</style>"
+                           "<script type='application/ld+json'>{\"@type\": \"DiscussionForumPosting\"}</script>"))
+    drop_unread(tree)
+    assert [e.get("type") for e in tree.iter("script")] == ["application/ld+json"]
+    assert not list(tree.iter("style", "svg"))
+    assert "Before after the script and after the icon." in tree.find(".//article").text_content()
+
+
+def test_heading_with_math_that_trafilatura_drops_comes_back_before_its_section(ex):
+    html = (
+        "<!DOCTYPE html><html lang='en'><head><title>Formulas</title>"
+        "<script defer src='https://cdn.jsdelivr.net/npm/mathjax@4/tex-chtml.js'></script></head><body>"
+        "<div id='frame'><h1>Sample formulas</h1><div class='show display'>"
+        "<p>When \\(a \\ne 0\\), there are two solutions to \\(ax^2 + bx + c = 0\\) and they are "
+        "$$x = {-b \\pm \\sqrt{b^2-4ac} \\over 2a}.$$</p>"
+        "<h2>The Lorenz Equations</h2><p>\\[\\dot{x} = \\sigma(y-x)\\]</p>"
+        "<h2>The probability of getting \\(k\\) heads when flipping \\(n\\) coins is:</h2>"
+        "<p>\\[P(E) = {n \\choose k} p^k (1-p)^{ n-k} \\]</p>"
+        "<h2>In-line Mathematics</h2><p>Finally, while display equations look good for a page of samples, the "
+        "ability to mix math and text in a paragraph is also important. This expression "
+        "\\(\\sqrt{3x-1}+(1+x)^2\\) is an example of an inline equation.</p></div></div></body></html>"
+    )
+    text, _ = HTMLExtractor(HTMLConfig(min_chars=0)).extract(html, "https://example.org/demo")
+    assert text == (
+        "When $a \\ne 0$, there are two solutions to $ax^2 + bx + c = 0$ and they are "
+        "$$x = {-b \\pm \\sqrt{b^2-4ac} \\over 2a}.$$\n\n"
+        "$$\\dot{x} = \\sigma(y-x)$$\n\n"
+        "## The probability of getting $k$ heads when flipping $n$ coins is:\n\n"
+        "$$P(E) = {n \\choose k} p^k (1-p)^{ n-k}$$\n\n"
+        "Finally, while display equations look good for a page of samples, the ability to mix math and text in a "
+        "paragraph is also important. This expression $\\sqrt{3x-1}+(1+x)^2$ is an example of an inline equation."
+    )
+
+
+def test_math_heading_whose_section_was_dropped_stays_dropped():
+    tree, prot = _prepared("<h2>Heading with \\(k\\)</h2><p>The section \\(x^2\\) text.</p>"
+                           "<div class='sidebar'><h3>Side \\(n\\)</h3><p>\\(y\\)</p></div>")
+    assert [h[0] for h in prot.headings] == ["## Heading with zqxm0q"]
+    assert restore("Other text only.", prot)[0] == "Other text only."
+    assert restore("Before.\n\nThe section zqxm1q text.", prot)[0] == \
+        "Before.\n\n## Heading with $k$\n\nThe section $x^2$ text."
+
+
+def test_forum_reply_keeps_a_quoted_earlier_post_that_holds_a_formula():
+    def post(n, body):
+        return (f"<li class='postcontainer' id='post_{n}'><div class='postbody'><div class='content'>"
+                f"<div id='post_message_{n}'><blockquote class='postcontent restore'>{body}</blockquote>"
+                "</div></div></div></li>")
+
+    img = "<img src='http://latex.codecogs.com/png.latex?\\int x\\,dx' alt='\\int x\\,dx' />"
+    quote = ("<div class='bbcode_container'><div class='bbcode_quote'><div class='quote_container'>"
+             "<div class='bbcode_quote_container'></div><div class='bbcode_postedby'><img src='/q.png' alt='Quote'/> "
+             "Originally Posted by <strong>asker</strong> <a href='/t.html#post1' rel='nofollow'><img src='/v.png' "
+             "alt='View Post'/></a></div><div class='message'>" + img + "<br/>How do I solve this?</div></div></div>"
+             "</div>")
+    html = ("<!DOCTYPE html><html><head><title>Integral question</title></head><body><h1>Integral question</h1><ol>"
+            + post(1, img + "<br/>How do I solve this?")
+            + post(2, quote + "Use the power rule on it, and add the constant at the end of the computation.")
+            + "</ol></body></html>")
+    text, _ = HTMLExtractor(HTMLConfig(min_chars=0)).extract(html, "https://forum.example.org/t")
+    assert text == (
+        "# Integral question\n\n$\\int x\\,dx$\n\nHow do I solve this?\n\n"
+        "> Originally Posted by asker\n>\n> $\\int x\\,dx$\n> How do I solve this?\n\n"
+        "Use the power rule on it, and add the constant at the end of the computation."
+    )

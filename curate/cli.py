@@ -45,7 +45,8 @@ _progress: dict = {"running": None, "kept": [], "quiet": False}
 _STEP_LINE = re.compile(r"\[([\w-]+)\] (running|sampling|done in|reusing)")
 
 
-def _log(msg: str) -> None:
+def log_line(msg: str) -> None:
+    """A timed line on stderr (warnings only with -q); every command logs through it."""
     m = _STEP_LINE.match(msg)
     if m and m[2] in ("running", "sampling"):
         _progress["running"] = m[1]
@@ -165,12 +166,14 @@ def worker_defaults(beam_args: list[str], cores: int) -> tuple[list[str], str | 
                   f"`-- --direct_running_mode=multi_processing --direct_num_workers={cores}`")
 
 
-def _beam_args() -> list[str]:
+def beam_args() -> list[str]:
+    """The Beam options given after a bare `--`, with the worker defaults (``worker_defaults``)
+    and their log line once per run: every command that runs a pipeline takes them from here."""
     ctx = click.get_current_context()
     obj = ctx.find_root().obj or {}
     args, line = worker_defaults(obj.get("beam_args", []), os.cpu_count() or 1)
     if line and not obj.get("_runner_said"):
-        _log(line)
+        log_line(line)
         obj["_runner_said"] = True
     return args
 
@@ -220,7 +223,7 @@ def _holding_output(command):
     @functools.wraps(command)
     def locked(*args, output: str, **kwargs):
         _check_remote(output, *kwargs.get("inputs", ()))
-        with RunLock(output, _log):
+        with RunLock(output, log_line):
             return command(*args, output=output, **kwargs)
 
     return locked
@@ -262,8 +265,8 @@ def run(stage: str, config: str | None, inputs: tuple[str, ...], output: str | N
     output = output or os.path.join("out", stage)
     _check_remote(*inputs, output, cfg.cache_dir, *(p for src in cfg.sources for p in src.paths))
     # The step cache first, then the output, always in this order (two runs never hold one each).
-    with RunLock(cfg.cache_dir or default_cache_dir(output), _log), RunLock(output, _log):
-        run_stage(cfg, output, _beam_args(), list(inputs) or None, log=_log)
+    with RunLock(cfg.cache_dir or default_cache_dir(output), log_line), RunLock(output, log_line):
+        run_stage(cfg, output, beam_args(), list(inputs) or None, log=log_line)
 
 
 run.help = inspect.cleandoc(run.help or "") + "\n\n" + BEAM_HELP
@@ -285,7 +288,7 @@ def _stage_error(path: str) -> click.ClickException:
     return click.ClickException(f"{path} is a stage output, not a step output; give one of its steps: {', '.join(steps)}")
 
 
-def _pools(name: str, cfg, inputs: list[str], output: str, beam_args: list[str]) -> list[str]:
+def _pools(name: str, cfg, inputs: list[str], output: str, options: list[str]) -> list[str]:
     """The step outputs a pool step reads: INPUTS that are step outputs as they are, the others
     (JSONL, Parquet, WARC, HTML, PDF files or folders) extracted first exactly as `curate extract`
     would, into the step cache beside OUTPUT (``_steps/``, reused by later runs)."""
@@ -301,10 +304,10 @@ def _pools(name: str, cfg, inputs: list[str], output: str, beam_args: list[str])
     raw = [p for p in inputs if kinds[p] == "raw"]
     if raw:
         cache = default_cache_dir(output)
-        _log(f"[{name}] {len(raw)} input(s) are not step outputs: extracting them first, as `curate extract` would")
-        with RunLock(cache, _log):
+        log_line(f"[{name}] {len(raw)} input(s) are not step outputs: extracting them first, as `curate extract` would")
+        with RunLock(cache, log_line):
             items, skipped = steps.plan_sources(sources_from_args(raw))
-            ext_dir, _ = steps.extract_step(cfg, items, None, cache, beam_args, log=_log, skipped=skipped)
+            ext_dir, _ = steps.extract_step(cfg, items, None, cache, options, log=log_line, skipped=skipped)
         pools.append(ext_dir)
     return pools
 
@@ -318,16 +321,16 @@ def _step_command(name: str, doc: str):
         from curate.pipelines import steps
 
         cfg = _load(config, "stage2")
-        beam_args = _beam_args()
+        options = beam_args()
         if name == "extract":
             from curate.io.inputs import sources_from_args
 
             items, skipped = steps.plan_sources(sources_from_args(list(inputs)))
-            steps.extract_step(cfg, items, output, output, beam_args, log=_log, skipped=skipped)
+            steps.extract_step(cfg, items, output, output, options, log=log_line, skipped=skipped)
         else:
-            dirs = _pools(name, cfg, list(inputs), output, beam_args)
+            dirs = _pools(name, cfg, list(inputs), output, options)
             fn = {"dedup": steps.dedup_step, "filter": steps.filter_step}[name]
-            fn(cfg, dirs, steps.pool_keys(dirs), output, output, beam_args, log=_log)
+            fn(cfg, dirs, steps.pool_keys(dirs), output, output, options, log=log_line)
 
     command.__doc__ = doc + "\n\n" + BEAM_HELP
     return cli.command(name)(command)
@@ -360,7 +363,7 @@ def mix(inputs: tuple[str, ...], output: str, config: str | None) -> None:
                 f"the whole chain, or first `curate filter {p} --output POOL` (it extracts raw inputs) and then "
                 "`curate mix POOL --output ...`")
     pools = {os.path.basename(p.rstrip("/")) or f"pool{i}": p for i, p in enumerate(inputs)}
-    run_mix(cfg, pools, output, _beam_args(), [], log=_log)
+    run_mix(cfg, pools, output, beam_args(), [], log=log_line)
 
 
 mix.help = inspect.cleandoc(mix.help or "") + "\n\n" + BEAM_HELP

@@ -59,3 +59,20 @@ def test_remote_path_without_the_cloud_extra_is_one_clean_line(tmp_path, scheme,
         assert r.exit_code == 1, (args, r.output)
         lines = r.output.strip().splitlines()
         assert len(lines) == 1 and f'pip install "curate[{extra}]"' in lines[0] and f"{scheme}://bucket" in lines[0], r.output
+
+
+def test_every_pipeline_command_takes_beam_args_and_worker_defaults_from_one_place(tmp_path):
+    """Was: `curate decontam`/`synth`/`problems` read the Beam options on their own, without the
+    worker defaults (and their log line) every other command applies."""
+    from mixhelp import commit_pool
+
+    from curate.schema import new_document
+
+    pool = tmp_path / "pool"
+    commit_pool(str(pool), [new_document(source="w", uri="w://a", format="html", text="Gardening notes. " * 30)])
+    cfg = tmp_path / "stage.yaml"
+    cfg.write_text("stage: stage2\ndecontam:\n  packaged: []\n")
+    r = CliRunner().invoke(cli, ["decontam", str(pool), "--config", str(cfg), "--output", str(tmp_path / "out")],
+                           obj={"beam_args": []})
+    assert r.exit_code == 0, r.output
+    assert "[beam] in-process" in r.output

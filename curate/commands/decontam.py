@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from curate.cli import BEAM_HELP
 
-@click.command("decontam")
+
+@click.command("decontam", epilog=BEAM_HELP)
 @click.argument("pools", nargs=-1, required=True)
 @click.option("--output", required=True, help="Output directory (docs/, rejects/, manifest.json).")
 @click.option("--config", type=click.Path(dir_okay=False), help="Stage YAML whose decontam: section is used (default: stage3's).")
@@ -20,7 +22,7 @@ def decontam(pools, output, config, benchmarks):
     \b
     curate decontam out/_steps/filter-… --output out/decontam --benchmark aime=aime.jsonl
     """
-    from curate.commands.synth import beam_args_of_context, log_line
+    from curate.cli import beam_args, log_line
     from curate.config import default_config, load_config, parse_config
     from curate.errors import ConfigError, InputError
     from curate.pipelines.steps import decontam_step
@@ -37,7 +39,7 @@ def decontam(pools, output, config, benchmarks):
                 data["decontam"]["benchmarks"].setdefault(name, []).append(path)
             cfg = parse_config(data, config or "stage3 (with command-line options)")
         final, m = decontam_step(cfg, list(pools), None, output, cfg.cache_dir or default_cache_dir(output),
-                                 beam_args_of_context(), log=log_line)
+                                 beam_args(), log=log_line)
     except (ConfigError, InputError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     c = m["counts"]["decontam"]

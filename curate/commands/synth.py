@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
-_BEAM = (
-    "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
-    "`-- --direct_running_mode=multi_processing --direct_num_workers=2`."
-)
+from curate.cli import BEAM_HELP, beam_args, log_line
 
 PROBLEMS_SCHEMA = (
     'Problems are JSONL, one object a line: {"id", "kind": "math", "question", "answer"} or '
     '{"id", "kind": "code", "question", "entry_point", "tests": ["assert f(1) == 2", ...]}; '
     'a test may also be {"stdin": "1 2\\n", "stdout": "3\\n"}.'
 )
-
-
-def log_line(msg: str) -> None:
-    """A progress line on stderr with the time (the commands of this area share it)."""
-    click.echo(f"{time.strftime('%H:%M:%S')} {msg}", err=True)
-
-
-def beam_args_of_context() -> list[str]:
-    """The Beam options given after a bare `--` on the command line."""
-    ctx = click.get_current_context()
-    return list((ctx.find_root().obj or {}).get("beam_args", []))
 
 
 def _options(f):
@@ -108,9 +92,9 @@ def _run(kind: str, problems, output, config, pools, **opts) -> None:
         cache = cfg.cache_dir or default_cache_dir(output)
         paths = _problem_paths(cfg, problems, output) if (problems or not pools) else []
         if kind == "synth":
-            final, m = synth_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line, pools=list(pools))
+            final, m = synth_step(cfg, paths, output, cache, beam_args(), log=log_line, pools=list(pools))
         else:
-            final, m = problems_step(cfg, paths, output, cache, beam_args_of_context(), log=log_line)
+            final, m = problems_step(cfg, paths, output, cache, beam_args(), log=log_line)
     except (ConfigError, InputError) as e:
         raise click.ClickException(str(e)) from None
     for name, c in m["counts"].items():
@@ -119,7 +103,7 @@ def _run(kind: str, problems, output, config, pools, **opts) -> None:
     click.echo(f"wrote {final}")
 
 
-@click.command("synth", epilog=_BEAM)
+@click.command("synth", epilog=BEAM_HELP)
 @click.argument("problems", nargs=-1)
 @_options
 @click.option("--pool", "pools", multiple=True, help="A Document pool (step output dir) whose math/code documents are rewritten into question-and-answer form (repeatable).")
@@ -143,7 +127,7 @@ def synth(problems, output, config, pools, **opts):
 synth.help = (synth.help or "") + "\n\n" + PROBLEMS_SCHEMA
 
 
-@click.command("problems", epilog=_BEAM)
+@click.command("problems", epilog=BEAM_HELP)
 @click.argument("problems", nargs=-1)
 @_options
 def problems(problems, output, config, **opts):

@@ -301,8 +301,9 @@ def make(kind: str, seed: int = 0, pages: int = 2) -> GeneratedPDF:
     rng = random.Random(f"{kind}-{seed}")
     doc = pymupdf.open()
     truth: list[str] = []
-    if kind == "one_column":
-        s = _Setter(doc, columns=1, footer=False)
+    if kind in ("one_column", "headers"):  # one column of paragraphs; "headers" adds running heads and page numbers
+        s = (_Setter(doc, columns=1, footer=False) if kind == "one_column"
+             else _Setter(doc, columns=1, header="Journal of Generated Results", footer=True))
         while doc.page_count < pages or s.y < 500:
             p = paragraph_text(rng)
             s.paragraph(p)
@@ -313,12 +314,6 @@ def make(kind: str, seed: int = 0, pages: int = 2) -> GeneratedPDF:
         s.full_width(title)
         truth.append(title)
         while doc.page_count < pages or (s.col == 0 and s.y < 400):
-            p = paragraph_text(rng)
-            s.paragraph(p)
-            truth.append(p)
-    elif kind == "headers":
-        s = _Setter(doc, columns=1, header="Journal of Generated Results", footer=True)
-        while doc.page_count < pages or s.y < 500:
             p = paragraph_text(rng)
             s.paragraph(p)
             truth.append(p)

@@ -161,6 +161,13 @@ class ExtractConfig(Section):
         description="Run extractors in a child process per worker, so a timeout, a crash or a memory "
         "blow-up costs one document (extract:timeout / extract:crashed / extract:out_of_memory).",
     )
+    processes: int | None = Field(
+        None, ge=1,
+        description="Extraction child processes per Beam worker (with isolate), each fed chunks of records. "
+        "None: the cores each worker may use: all of them on the in-process runner (the default), cores ÷ "
+        "--direct_num_workers with multi_processing, one on other runners (Dataflow, Spark, Flink and Dask "
+        "already run a worker per core). Never changes the output, so it is not part of the step's key.",
+    )
     max_memory_mb: int | None = Field(
         8192, gt=0,
         description="Memory cap of the extraction child process, MB; None: no cap. An address-space limit "

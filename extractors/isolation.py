@@ -1,14 +1,15 @@
 """Extraction in a child process, so one document can cost at most a time and memory limit.
 
 Trafilatura can run for minutes on some pages, and a hostile page can exhaust memory or
-crash a native parser. ``IsolatedExtractors`` keeps one long-lived child process that builds
-the extractors once and answers one record at a time. The child is a fresh interpreter
+crash a native parser. ``ExtractorPool`` keeps long-lived child processes (one per core a
+worker may use) that build the extractors once and answer the records sent to them in chunks,
+one answer per record. The child is a fresh interpreter
 started with ``subprocess`` (forking a Beam worker with live threads is unsafe), not a
 ``multiprocessing`` child: a worker of a cluster engine (a Dask worker, say) is itself a
 daemonic process, which ``multiprocessing`` forbids to have children. A record that takes longer than the limit kills the
 child and becomes ``extract:timeout``; a child that dies becomes ``extract:crashed``; a
-child over its memory cap becomes ``extract:out_of_memory``. The next record starts a fresh
-child.
+child over its memory cap becomes ``extract:out_of_memory``. The records queued behind it go
+to a fresh child.
 
 The memory cap is an address-space limit (``RLIMIT_AS``: an allocation over it raises
 ``MemoryError``) unless a GPU OCR engine may load in the child: CUDA reserves far more address
@@ -29,7 +30,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
 from typing import Any
 
 from curate.errors import Reject
@@ -94,43 +98,58 @@ def _main() -> None:
 
 
 def _child(conn, cfg: ExtractConfig) -> None:
+    """Answer each record of each chunk the parent sends, in order, one message per record."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from curate.extractors.dispatch import Extractors, extract_record
+    from curate.extractors.dispatch import Extractors
 
     apply_memory_cap(cfg)
     extractors = Extractors(cfg)
     try:
         while True:
             try:
-                rec = conn.recv()
+                chunk = conn.recv()
             except EOFError:
                 return
-            if rec is None:
+            if chunk is None:
                 return
-            try:
-                conn.send(("ok", extract_record(rec, extractors)))
-            except Reject as r:
-                conn.send(("reject", r.reason, r.detail))
-            except MemoryError:
-                conn.send(("reject", "extract:out_of_memory", f"over {cfg.max_memory_mb} MB"))
-            except RecursionError as e:
-                conn.send(("reject", "extract:too_deep", str(e)[:200]))
-            except Exception as e:  # noqa: BLE001 - reported to the parent as a reject
-                conn.send(("reject", f"error:extract:{type(e).__name__}", str(e)[:500]))
+            for rec in chunk:
+                conn.send(_answer(rec, extractors, cfg))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent stopped listening (interrupted) while this child worked on a record
 
 
-class IsolatedExtractors:
-    """Runs ``extract_record`` in a child process with a wall-time limit per record."""
+def _answer(rec: dict, extractors, cfg: ExtractConfig) -> tuple:
+    from curate.extractors.dispatch import extract_record
+
+    try:
+        return ("ok", extract_record(rec, extractors))
+    except Reject as r:
+        return ("reject", r.reason, r.detail)
+    except MemoryError:
+        return ("reject", "extract:out_of_memory", f"over {cfg.max_memory_mb} MB")
+    except RecursionError as e:
+        return ("reject", "extract:too_deep", str(e)[:200])
+    except Exception as e:  # noqa: BLE001 - reported to the parent as a reject
+        return ("reject", f"error:extract:{type(e).__name__}", str(e)[:500])
+
+
+class _Child:
+    """One extraction child process and the records sent to it that it has not answered yet,
+    oldest first. It answers in order, so the oldest began when the previous answer came."""
 
     def __init__(self, cfg: ExtractConfig):
         self.cfg = cfg
-        self._proc: subprocess.Popen | None = None
-        self._conn: Connection | None = None
-        self._lifeline: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self.conn: Connection | None = None
+        self.lifeline: int | None = None
+        self.inflight: deque[tuple[Any, dict]] = deque()
+        self.head_since = 0.0
+        self.answered = 0
 
-    def _start(self) -> None:
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
         ours, theirs = socket.socketpair()
         life_r, life_w = os.pipe()  # not inheritable: only this child gets the read end
         cmd = [sys.executable, "-c", "from curate.extractors.isolation import _main; _main()",
@@ -140,69 +159,184 @@ class IsolatedExtractors:
         # starts up stays pending until _child ignores it.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self._proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(), life_r), env=env)
+            self.proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(), life_r), env=env)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
             theirs.close()
             os.close(life_r)
-            self._lifeline = life_w
-            self._conn = Connection(ours.detach())
-        self._conn.send(self.cfg)
-        self._started = False
+            self.lifeline = life_w
+            self.conn = Connection(ours.detach())
+        self.conn.send(self.cfg)
+        self.fresh = True
 
-    def _kill(self) -> None:
-        """Stop the child (if one was started) and close its connection; safe to call twice."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(5)
-        if self._conn is not None:
-            self._conn.close()
-        if self._lifeline is not None:
-            os.close(self._lifeline)
-        self._proc = self._conn = self._lifeline = None
+    def send(self, items: list[tuple[Any, dict]]) -> None:
+        if not self.inflight:
+            self.head_since = time.monotonic()
+        self.inflight.extend(items)
+        self.conn.send([rec for _, rec in items])
 
-    def extract(self, rec: dict[str, Any]) -> dict[str, Any]:
-        """The Document for ``rec``; raises Reject (timeout, crash or the extractor's reason)."""
-        if self._proc is None or self._proc.poll() is not None:
-            self._kill()
-            if not threading.main_thread().is_alive():
-                # The process is exiting (after Ctrl-C, say) while a Beam worker thread still
-                # runs: a child started now would be cut off half-started, with a traceback.
-                raise Reject("extract:crashed", "not restarted: the process is exiting")
-            self._start()
+    def deadline(self) -> float:
+        """When the oldest record in flight is over its time (a new child may import first)."""
+        return self.head_since + self.cfg.timeout_s + (STARTUP_GRACE_S if self.fresh else 0)
+
+    def answer(self) -> tuple[Any, tuple]:
+        """The oldest record's tag and the child's answer (raises EOFError if the child died)."""
+        msg = self.conn.recv()
+        tag, _ = self.inflight.popleft()
+        self.head_since, self.fresh = time.monotonic(), False
+        self.answered += 1
+        return tag, msg
+
+    def exit_code(self) -> int | None:
         try:
-            self._conn.send(rec)
-            ready = self._conn.poll(self.cfg.timeout_s + (STARTUP_GRACE_S if self._fresh() else 0))
-            if not ready:
-                self._kill()
-                raise Reject("extract:timeout", f"over {self.cfg.timeout_s:g} s")
-            msg = self._conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            code = None
-            if self._proc is not None:
-                try:
-                    code = self._proc.wait(5)  # the watchdog's OOM_EXIT, or how the child died
-                except subprocess.TimeoutExpired:
-                    pass
-            self._kill()
-            if code == OOM_EXIT:
-                raise Reject("extract:out_of_memory", f"resident memory over {self.cfg.max_memory_mb} MB") from None
-            raise Reject("extract:crashed", f"extractor process died (exit code {code})") from None
-        self._started = True
-        if msg[0] == "ok":
-            return msg[1]
-        if msg[1] == "extract:out_of_memory":
-            self._kill()  # a process that hit its memory cap is not trusted with the next record
-        raise Reject(msg[1], msg[2])
+            return self.proc.wait(5) if self.proc is not None else None
+        except subprocess.TimeoutExpired:
+            return None
 
-    def _fresh(self) -> bool:
-        """A new child also has to import and build its extractors: allow for that once."""
-        return not getattr(self, "_started", False)
+    def kill(self) -> list[tuple[Any, dict]]:
+        """Stop the process (if one was started), close its connection; returns the records it
+        still held, oldest first. Safe to call twice."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.conn is not None:
+            self.conn.close()
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+        self.proc = self.conn = self.lifeline = None
+        held, self.inflight = list(self.inflight), deque()
+        return held
 
-    def close(self) -> None:
-        if self._conn is not None:
+    def stop(self) -> None:
+        """Ask the child to exit after its current record, then make sure it has."""
+        if self.conn is not None:
             try:
-                self._conn.send(None)
+                self.conn.send(None)
             except (BrokenPipeError, OSError):
                 pass
-        self._kill()
+        self.kill()
+
+
+class ExtractorPool:
+    """Runs ``extract_record`` in ``processes`` child processes with a wall-time limit per record.
+
+    Records go to the children in chunks of up to ``chunk`` (one message each way per chunk,
+    not per record), at most two chunks ahead, so a child never waits for the parent. Every
+    submitted record comes back exactly once from ``ready``/``drain`` with its tag: a Document
+    dict, or a ``Reject`` (the extractor's reason, ``extract:timeout``, ``extract:crashed``,
+    ``extract:out_of_memory``). A child that times out or dies costs its oldest record only;
+    the records queued behind it go to a fresh child.
+    """
+
+    def __init__(self, cfg: ExtractConfig, processes: int = 1, chunk: int = 8):
+        self.cfg = cfg
+        self.chunk = max(1, chunk)
+        self.children = [_Child(cfg) for _ in range(max(1, processes))]
+        self.pending: deque[tuple[Any, dict]] = deque()
+        self.done: list[tuple[Any, Any]] = []
+
+    def submit(self, tag: Any, rec: dict) -> None:
+        self.pending.append((tag, rec))
+        self._dispatch(flush=False)
+
+    def full(self) -> bool:
+        """Whether the caller should wait for answers before submitting more."""
+        return len(self.pending) >= self.chunk * len(self.children)
+
+    def ready(self, wait: bool = False) -> list[tuple[Any, Any]]:
+        """The (tag, Document or Reject) answered so far; ``wait``: block until there is one
+        (or nothing is left in flight)."""
+        self._collect(wait and not self.done)
+        out, self.done = self.done, []
+        return out
+
+    def drain(self) -> Iterator[tuple[Any, Any]]:
+        """Every record still pending or in flight, as it is answered."""
+        while self.pending or any(c.inflight for c in self.children) or self.done:
+            self._dispatch(flush=True)
+            yield from self.ready(wait=True)
+
+    def children_used(self) -> int:
+        """How many children have answered a record (every one should on a large input)."""
+        return sum(1 for c in self.children if c.answered)
+
+    def child_pids(self) -> list[int]:
+        return [c.proc.pid for c in self.children if c.proc is not None]
+
+    def _dispatch(self, flush: bool) -> None:
+        """Send chunks of pending records: a full chunk to a child with room for it, or any
+        records at all to an idle child (or to every child when flushing)."""
+        for child in sorted(self.children, key=lambda c: len(c.inflight)):
+            if not self.pending:
+                return
+            room = 2 * self.chunk - len(child.inflight)
+            if room <= 0 or (len(self.pending) < self.chunk and child.inflight and not flush):
+                continue
+            if not child.alive():
+                self._fail(child, self._died(child) if child.inflight else None)
+                if not threading.main_thread().is_alive():
+                    # The process is exiting (after Ctrl-C, say) while a Beam worker thread still
+                    # runs: a child started now would be cut off half-started, with a traceback.
+                    while self.pending:
+                        self.done.append((self.pending.popleft()[0], Reject(
+                            "extract:crashed", "not restarted: the process is exiting")))
+                    return
+                child.start()
+            items = [self.pending.popleft() for _ in range(min(room, self.chunk, len(self.pending)))]
+            try:
+                child.send(items)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                self._fail(child, self._died(child))
+
+    def _collect(self, wait: bool) -> None:
+        busy = [c for c in self.children if c.inflight]
+        if not busy:
+            return
+        timeout = max(0.0, min(c.deadline() for c in busy) - time.monotonic()) if wait else 0.0
+        readable = set(wait_for([c.conn for c in busy], timeout))
+        for child in busy:
+            if child.conn in readable:
+                try:
+                    while child.inflight and child.conn.poll():
+                        tag, msg = child.answer()
+                        self.done.append((tag, msg[1] if msg[0] == "ok" else Reject(msg[1], msg[2])))
+                        if msg[0] == "reject" and msg[1] == "extract:out_of_memory":
+                            self._fail(child, None)  # a process that hit its cap is not trusted again
+                except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+                    self._fail(child, self._died(child))
+            elif child.inflight and time.monotonic() > child.deadline():
+                self._fail(child, Reject("extract:timeout", f"over {self.cfg.timeout_s:g} s"))
+        self._dispatch(flush=False)
+
+    def _died(self, child: _Child) -> Reject:
+        code = child.exit_code()  # the watchdog's OOM_EXIT, or how the child died
+        if code == OOM_EXIT:
+            return Reject("extract:out_of_memory", f"resident memory over {self.cfg.max_memory_mb} MB")
+        return Reject("extract:crashed", f"extractor process died (exit code {code})")
+
+    def _fail(self, child: _Child, why: Reject | None) -> None:
+        """Stop ``child``: its oldest record gets ``why`` (when given), the rest go back to the
+        front of the queue for the next child."""
+        held = child.kill()
+        if held and why is not None:
+            self.done.append((held[0][0], why))
+            held = held[1:]
+        self.pending.extendleft(reversed(held))
+
+    def close(self) -> None:
+        for child in self.children:
+            child.stop()
+
+
+class IsolatedExtractors(ExtractorPool):
+    """One child, one record at a time: ``extract`` returns the Document or raises its Reject."""
+
+    def __init__(self, cfg: ExtractConfig):
+        super().__init__(cfg, processes=1)
+
+    def extract(self, rec: dict[str, Any]) -> dict[str, Any]:
+        self.submit(None, rec)
+        (_, out), = list(self.drain())
+        if isinstance(out, Reject):
+            raise out
+        return out

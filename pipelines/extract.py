@@ -15,6 +15,7 @@ reject with the extractor's reason; an unexpected exception becomes
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from curate.errors import Reject
 from curate.extractors.config import ExtractConfig
@@ -26,32 +27,68 @@ BRANCHES = ("html", "pdf", "text")
 
 
 class _ExtractFn(beam.DoFn):
+    """Records → Documents and rejects; with ``cfg.isolate`` through a pool of child processes
+    that holds records across ``process`` calls, answered by the end of the bundle."""
+
     def __init__(self, cfg: ExtractConfig):
         self.cfg = cfg
         self.extractors = None
 
     def setup(self):
         from curate.extractors.dispatch import Extractors
-        from curate.extractors.isolation import IsolatedExtractors
+        from curate.extractors.isolation import ExtractorPool
 
-        self.extractors = IsolatedExtractors(self.cfg) if self.cfg.isolate else Extractors(self.cfg)
+        self.extractors = ExtractorPool(self.cfg, self.cfg.processes or 1) if self.cfg.isolate else Extractors(self.cfg)
 
-    def process(self, rec):
-        try:
-            if self.cfg.isolate:
-                yield self.extractors.extract(rec)
-            else:
+    def process(self, rec, ts=beam.DoFn.TimestampParam, win=beam.DoFn.WindowParam):
+        if not self.cfg.isolate:
+            try:
                 yield extract_record(rec, self.extractors)
-        except Reject as r:
-            yield beam.pvalue.TaggedOutput("rejects", make_reject(_as_doc(rec), STEP, r.reason, r.detail))
-        except Exception as e:  # noqa: BLE001 - a bad document must never take the worker down
-            yield beam.pvalue.TaggedOutput(
-                "rejects", make_reject(_as_doc(rec), STEP, f"error:extract:{type(e).__name__}", str(e)[:500])
-            )
+            except Exception as e:  # noqa: BLE001 - a bad document must never take the worker down
+                yield _rejected(rec, e)
+            return
+        self.extractors.submit((rec, ts, win), rec)
+        yield from self._emit(self.extractors.ready(wait=self.extractors.full()))
+
+    def finish_bundle(self):
+        if self.cfg.isolate:
+            yield from self._emit(self.extractors.drain())
+
+    @staticmethod
+    def _emit(answers):
+        for (rec, ts, win), out in answers:
+            out = _rejected(rec, out) if isinstance(out, Exception) else out
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, ts, (win,)))
+            else:
+                yield WindowedValue(out, ts, (win,))
 
     def teardown(self):
         if self.extractors is not None:
             self.extractors.close()
+
+
+def _rejected(rec: dict, e: Exception) -> beam.pvalue.TaggedOutput:
+    """The reject of ``rec``: the extractor's reason, or ``error:extract:<Type>`` for a bug."""
+    if isinstance(e, Reject):
+        return beam.pvalue.TaggedOutput("rejects", make_reject(_as_doc(rec), STEP, e.reason, e.detail))
+    return beam.pvalue.TaggedOutput("rejects", make_reject(_as_doc(rec), STEP, f"error:extract:{type(e).__name__}",
+                                                           str(e)[:500]))
+
+
+def processes_per_worker(beam_args: list[str], cores: int) -> int:
+    """Extraction children per Beam worker when ``extract.processes`` is unset: the cores one
+    worker may use (see ExtractConfig.processes)."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+    opts = PipelineOptions(beam_args)
+    runner = opts.view_as(StandardOptions).runner or "DirectRunner"
+    if not runner.endswith(("DirectRunner", "FnApiRunner")):
+        return 1
+    direct = opts.view_as(DirectOptions)
+    if direct.direct_running_mode in ("multi_processing", "multi_threading"):
+        return max(1, cores // max(1, direct.direct_num_workers or cores))
+    return max(1, cores)
 
 
 def _as_doc(rec: dict) -> dict:

@@ -26,7 +26,7 @@ from curate.mixtures.layout import HELD_OUT, SHARDS, final_names, plan_mismatch
 from curate.mixtures.summary import ShardSummary
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
 from curate.pipelines.decontam import Decontaminate
-from curate.pipelines.extract import Extract
+from curate.pipelines.extract import Extract, processes_per_worker
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
 from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, pipeline, run_committed,
@@ -75,12 +75,14 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
     path: the same files anywhere give the same key and the same documents.
     """
     fingerprints = [(f.source, f.name, f.fmt, files.content_hash(f.path)) for f in items]
-    key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(), fingerprints)
+    key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(exclude={"processes"}), fingerprints)
     work = [(f.source, f.path, f.fmt, f.name) for f in items]
+    extract_cfg = cfg.extract.model_copy(update={
+        "processes": cfg.extract.processes or processes_per_worker(beam_args, len(os.sched_getaffinity(0)))})
 
     def build(p: beam.Pipeline) -> StepGraph:
         read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
-        ext = read["records"] | "Extract" >> Extract(cfg.extract)
+        ext = read["records"] | "Extract" >> Extract(extract_cfg)
         rejects = [read["rejects"], *ext["rejects"]]
         return StepGraph(
             counted=[

@@ -35,3 +35,64 @@ def test_extractor_rejects_cross_the_process_boundary():
         assert e.value.reason.startswith("extract:html:")
     finally:
         ex.close()
+
+
+def _pool(**kw):
+    from curate.extractors.isolation import ExtractorPool
+
+    processes = kw.pop("processes", 2)
+    return ExtractorPool(ExtractConfig(**kw), processes=processes)
+
+
+def test_a_pool_spreads_pages_over_its_children_and_answers_each_once():
+    pool = _pool(processes=2)
+    try:
+        got = []
+        for i in range(40):
+            pool.submit(i, _page(5 + i))
+            got += pool.ready(wait=pool.full())
+        got += list(pool.drain())
+        assert sorted(tag for tag, _ in got) == list(range(40))
+        for tag, out in got:
+            assert f"Paragraph {4 + tag}" in out["text"], (tag, out)
+        assert pool.children_used() == 2
+    finally:
+        pool.close()
+
+
+def test_a_slow_page_in_a_pool_times_out_alone_and_the_pages_queued_behind_it_come_back():
+    pool = _pool(processes=1, timeout_s=0.5)
+    try:
+        pool.submit("warm", _page(3))
+        assert [t for t, _ in pool.drain()] == ["warm"]
+        pool.submit("slow", _page(60_000))
+        for i in range(6):
+            pool.submit(i, _page(10 + i))
+        got = dict(pool.drain())
+        assert isinstance(got["slow"], Reject) and got["slow"].reason == "extract:timeout"
+        assert sorted(k for k in got if k != "slow") == list(range(6))
+        for i in range(6):
+            assert f"Paragraph {9 + i}" in got[i]["text"]
+    finally:
+        pool.close()
+
+
+def test_a_child_killed_mid_page_costs_that_page_only():
+    import os
+    import signal
+    import time
+
+    pool = _pool(processes=1)
+    try:
+        pool.submit("warm", _page(3))
+        list(pool.drain())
+        pool.submit("victim", _page(30_000))
+        for i in range(5):
+            pool.submit(i, _page(10 + i))
+        time.sleep(0.3)  # the child is inside the large page now
+        os.kill(pool.child_pids()[0], signal.SIGKILL)  # as the kernel's OOM killer would
+        got = dict(pool.drain())
+        assert isinstance(got["victim"], Reject) and got["victim"].reason == "extract:crashed"
+        assert sorted(k for k in got if k != "victim") == list(range(5))
+    finally:
+        pool.close()

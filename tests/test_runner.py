@@ -98,3 +98,21 @@ def test_a_manifest_curate_did_not_write_is_named_and_rebuilt(sample_dir, tmp_pa
     _, m2 = steps.extract_step(cfg, steps.source_items(sample_sources(str(sample_dir))), out, out, [], log=lines.append)
     assert m2["reused"] is False and any("damaged" in ln and MANIFEST in ln for ln in lines), lines
     assert load_manifest(out)["output_digest"] == m1["output_digest"]
+
+
+def test_extraction_processes_change_neither_the_key_nor_the_bytes(sample_dir, tmp_path):
+    from curate.pipelines.extract import processes_per_worker
+
+    assert processes_per_worker([], 4) == 4
+    assert processes_per_worker(["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 4) == 2
+    assert processes_per_worker(["--runner=DataflowRunner"], 16) == 1
+    digests, keys = [], []
+    for n in (1, 3):
+        cfg = default_config("stage2")
+        cfg.extract.processes = n
+        out = tmp_path / f"p{n}"
+        _, m = steps.extract_step(cfg, steps.source_items(sample_sources(str(sample_dir))), str(out), str(out), [],
+                                  log=lambda m: None)
+        digests.append(m["output_digest"])
+        keys.append(m["key"])
+    assert digests[0] == digests[1] and keys[0] == keys[1]

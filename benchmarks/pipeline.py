@@ -240,14 +240,31 @@ def step_docs_out(counts: dict, step: str) -> int:
     return min((int(c.get("out", 0)) for c in counts.values()), default=0)
 
 
+def worker_config(config: str | None, workers: int, run_dir: str) -> str:
+    """The stage YAML curate runs with: ``config`` (or the bundled stage2) with ``workers``
+    processes for the per-document work: curate's default in-process runner with ``workers``
+    extraction and filter processes (``extract.processes``, ``filter.processes``)."""
+    import yaml
+
+    if config:
+        with open(config, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    else:
+        data = {"stage": "stage2"}
+    for section in ("extract", "filter"):
+        data.setdefault(section, {})["processes"] = workers
+    path = os.path.join(run_dir, "config.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=True)
+    return path
+
+
 def run_curate(corpus: str, run_dir: str, workers: int, config: str | None, tokenizer: str) -> dict:
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     out = os.path.join(run_dir, "stage2")  # step cache goes to run_dir/_steps: fresh each time
     cmd = [sys.executable, "-m", "curate", "run", "stage2", "--input", corpus, "--output", out]
-    if config:
-        cmd += ["--config", config]
-    cmd += ["--", "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    cmd += ["--config", worker_config(config, workers, run_dir)]
     rc, wall, mem = run_measured(cmd, os.path.join(run_dir, "curate.log"))
     res: dict = {"cmd": " ".join(cmd), "rc": rc, "wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak / 2**20, 1),
                  "peak_rss_mb_per_step": peak_per_step(os.path.join(run_dir, "curate.log"), mem.timeline)}

@@ -211,3 +211,16 @@ class DocumentFilter:
         if kind == "reject":
             raise Reject(val[0], val[1])
         return val
+
+
+def judge_safely(f: DocumentFilter, docs: list[dict[str, Any]]) -> list[Verdict | tuple[dict[str, Any], str, str]]:
+    """``f.judge(docs)``; when the batch raises, each document alone, and a document that still
+    raises comes back as ``(doc, "error:filter:<Type>", message)``: one bad document must not
+    take the worker (or its batch) down."""
+    try:
+        return f.judge(docs)
+    except Exception as e:  # noqa: BLE001
+        if len(docs) > 1:
+            return [out for d in docs for out in judge_safely(f, [d])]
+        return [(docs[0], f"error:filter:{type(e).__name__}", str(e)[:500])]
+

@@ -181,6 +181,13 @@ class FilterConfig(Section):
     domain: DomainConfig = Field(default_factory=DomainConfig)
     keep_domains: list[str] = Field(default_factory=list, description="Keep only these domains (filter:domain otherwise); empty keeps all.")
     batch_size: int = Field(64, ge=1, description="Documents per filter batch in the pipeline (classifiers score a batch at once).")
+    processes: int | None = Field(
+        None, ge=1,
+        description="Processes per Beam worker that judge batches (spawned children that load the models once). "
+        "None: the cores each worker may use, as extract.processes (one when the small-LM classifier may run on a "
+        "GPU: one copy of the model). The first few thousand documents of a "
+        "worker are judged in the worker itself, so a small run starts no child. Never changes the output.",
+    )
     mode: Literal["filter", "score"] = Field(
         "filter", description="`filter` drops documents that fail; `score` only writes lang, domain and scores and keeps all.")
 

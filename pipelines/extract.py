@@ -76,21 +76,6 @@ def _rejected(rec: dict, e: Exception) -> beam.pvalue.TaggedOutput:
                                                            str(e)[:500]))
 
 
-def processes_per_worker(beam_args: list[str], cores: int) -> int:
-    """Extraction children per Beam worker when ``extract.processes`` is unset: the cores one
-    worker may use (see ExtractConfig.processes)."""
-    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
-
-    opts = PipelineOptions(beam_args)
-    runner = opts.view_as(StandardOptions).runner or "DirectRunner"
-    if not runner.endswith(("DirectRunner", "FnApiRunner")):
-        return 1
-    direct = opts.view_as(DirectOptions)
-    if direct.direct_running_mode in ("multi_processing", "multi_threading"):
-        return max(1, cores // max(1, direct.direct_num_workers or cores))
-    return max(1, cores)
-
-
 def _as_doc(rec: dict) -> dict:
     return {k: rec.get(k) for k in ("id", "source", "uri", "format", "meta")} | {"text": ""}
 

@@ -1,11 +1,12 @@
 """Filter: Documents → kept Documents (lang, domain, scores filled) and rejects naming the rule.
 
-    docs ─ BatchElements(≤ batch_size) ─ ParDo(DocumentFilter per worker) ─┬─ docs
+    docs ─ BatchElements(≤ batch_size) ─ ParDo(DocumentFilter in processes) ┬─ docs
                                                                           ├─ rejects (filter:<rule>, detail with the score)
                                                                           └─ events → stats.judges (exemptions that
                                                                              saved documents, rules/LM disagreements)
 
-Models (language id, fastText, the LM encoder) load once per worker in ``setup``; a model
+Models (language id, fastText, the LM encoder) load once per process that judges (the worker,
+and each of its ``processes`` children once the input is large enough); a model
 path on a remote filesystem is first copied to a local temporary directory (curate.io.files.local_copy).
 Documents go through in batches so the classifiers score many at once (the LM on GPU when
 present). An unexpected error in a batch rejects its documents as ``error:filter:<Type>``
@@ -15,6 +16,7 @@ instead of stopping the worker. ``Score`` is the same transform in score-only mo
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from curate.filters.config import FilterConfig
 from curate.io import files
@@ -23,13 +25,21 @@ from curate.schema import domain_of, lang_of, make_reject
 STEP = "filter"
 
 
+INLINE_DOCS = 2000  # documents a worker judges itself before it starts its filter processes
+
+
 class _FilterBatchFn(beam.DoFn):
+    """Batches of Documents → kept docs, rejects and judge events, judged in ``cfg.processes``
+    children (curate.procpool) that answer in order; the answers owed are emitted by the end of
+    the bundle."""
+
     def __init__(self, cfg: FilterConfig):
         self.cfg = cfg
-        self.filter = None
+        self.pool = None
 
     def setup(self):
-        from curate.filters.apply import DocumentFilter
+        from curate.filters.apply import DocumentFilter, judge_safely
+        from curate.procpool import BatchPool
 
         c = self.cfg
         local = c.model_copy(update={
@@ -38,27 +48,43 @@ class _FilterBatchFn(beam.DoFn):
             "lm": c.lm.model_copy(update={"model": files.local_copy(c.lm.model)}),
             "domain": c.domain.model_copy(update={"model": files.local_copy(c.domain.model)}),
         })
-        self.filter = DocumentFilter(local)
+        self.drop = local.mode == "filter"
+        self.pool = BatchPool(judge_safely, c.processes or 1, init=DocumentFilter, initargs=(local,),
+                              inline_items=INLINE_DOCS)
 
-    def process(self, batch):
-        try:
-            verdicts = self.filter.judge(list(batch))
-        except Exception as e:  # noqa: BLE001 - one bad batch must not take the worker down
-            if len(batch) > 1:  # find the culprit: retry one by one
-                for doc in batch:
-                    yield from self.process([doc])
-                return
+    def process(self, batch, ts=beam.DoFn.TimestampParam, win=beam.DoFn.WindowParam):
+        batch = list(batch)
+        self.pool.submit((batch, ts, win), batch)
+        yield from self._emit(self.pool.ready())
+
+    def finish_bundle(self):
+        yield from self._emit(self.pool.drain())
+
+    def _emit(self, answers):
+        for (batch, ts, win), out in answers:
+            for tag, value in self._outputs(batch, out):
+                wv = WindowedValue(value, ts, (win,))
+                yield wv if tag is None else beam.pvalue.TaggedOutput(tag, wv)
+
+    def _outputs(self, batch, out):
+        if isinstance(out, Exception):  # the child itself failed (judge_safely catches the filter's own errors)
             for doc in batch:
-                yield beam.pvalue.TaggedOutput(
-                    "rejects", make_reject(doc, STEP, f"error:filter:{type(e).__name__}", str(e)[:500]))
+                yield "rejects", make_reject(doc, STEP, f"error:filter:{type(out).__name__}", str(out)[:500])
             return
-        for v in verdicts:
+        for v in out:
+            if isinstance(v, tuple):
+                yield "rejects", make_reject(*v[:1], STEP, *v[1:])
+                continue
             for event in v.events:
-                yield beam.pvalue.TaggedOutput("events", event)
-            if v.reject is None or not self.filter.drop:
-                yield v.doc
+                yield "events", event
+            if v.reject is None or not self.drop:
+                yield None, v.doc
             else:
-                yield beam.pvalue.TaggedOutput("rejects", make_reject(v.doc, STEP, *v.reject))
+                yield "rejects", make_reject(v.doc, STEP, *v.reject)
+
+    def teardown(self):
+        if self.pool is not None:
+            self.pool.close()
 
 
 class _CountDict(beam.CombineFn):

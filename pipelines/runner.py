@@ -28,7 +28,7 @@ import apache_beam as beam
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
@@ -388,3 +388,22 @@ def _write_counts(counted: list[Counted], path: str, progress_dir: str | None = 
         | "ToList" >> beam.combiners.ToList()
         | "WriteCounts" >> beam.Map(lambda rows: _write_json(path, _gather_counts(rows, order)))
     )
+
+
+def processes_per_worker(beam_args: list[str], cores: int) -> int:
+    """Child processes per Beam worker for a step whose ``processes`` is unset (extract, filter):
+    the cores one worker may use. All of them on the in-process runner, cores ÷ workers with the
+    DirectRunner's multi_processing/threading, one on other runners (a worker per core already)."""
+    opts = PipelineOptions(beam_args)
+    runner = opts.view_as(StandardOptions).runner or "DirectRunner"
+    if not runner.endswith(("DirectRunner", "FnApiRunner")):
+        return 1
+    direct = opts.view_as(DirectOptions)
+    if direct.direct_running_mode in ("multi_processing", "multi_threading"):
+        return max(1, cores // max(1, direct.direct_num_workers or cores))
+    return max(1, cores)
+
+
+def local_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0))

@@ -26,11 +26,11 @@ from curate.mixtures.layout import HELD_OUT, SHARDS, final_names, plan_mismatch
 from curate.mixtures.summary import ShardSummary
 from curate.mixtures.tokenizer import DocTokenizer, file_sha256
 from curate.pipelines.decontam import Decontaminate
-from curate.pipelines.extract import Extract, processes_per_worker
+from curate.pipelines.extract import Extract
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
 from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, pipeline, run_committed,
-                                     run_step,
+                                     local_cores, processes_per_worker, run_step,
                                      step_dir, step_key)
 from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.shards import ReadShards
@@ -78,7 +78,7 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
     key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(exclude={"processes"}), fingerprints)
     work = [(f.source, f.path, f.fmt, f.name) for f in items]
     extract_cfg = cfg.extract.model_copy(update={
-        "processes": cfg.extract.processes or processes_per_worker(beam_args, len(os.sched_getaffinity(0)))})
+        "processes": cfg.extract.processes or processes_per_worker(beam_args, local_cores())})
 
     def build(p: beam.Pipeline) -> StepGraph:
         read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
@@ -152,8 +152,11 @@ def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], o
     """Rules, language id, quality classifiers and the domain label."""
     from curate.pipelines.filter import Filter  # here: the filter's model libraries load only for it
 
-    return _pool_step("filter", cfg.filter.model_dump(), lambda dirs: Filter(cfg.filter), inputs, input_digests, cfg, out,
-                      cache_dir, beam_args, log)
+    gpu_lm = bool(cfg.filter.lm.model) and cfg.filter.lm.device != "cpu"  # one copy of the model per GPU
+    run_cfg = cfg.filter.model_copy(update={
+        "processes": cfg.filter.processes or (1 if gpu_lm else processes_per_worker(beam_args, local_cores()))})
+    return _pool_step("filter", cfg.filter.model_dump(exclude={"processes"}), lambda dirs: Filter(run_cfg), inputs,
+                      input_digests, cfg, out, cache_dir, beam_args, log)
 
 
 def decontam_step(cfg: StageConfig, inputs: list[str], input_digests: list[str] | None, out: str | None,

@@ -125,3 +125,20 @@ def test_filter_step_counts_exemptions_in_its_manifest(tmp_path):
     assert stats.exemptions["math"]["filter:gopher_rep:dup_5gram"] == 1
     assert stats.exemptions["code"]["filter:fineweb:char_dup"] == 1
     assert stats.judges == {}  # no LM classifier ran
+
+
+def test_filter_processes_change_neither_the_key_nor_the_bytes(stage2_run, tmp_path, monkeypatch):
+    """Batches judged in two spawned children give the step the in-process run wrote."""
+    from curate.config import default_config
+    from curate.pipelines import filter as filter_pipeline
+    from curate.pipelines import steps
+
+    out, manifest = stage2_run
+    by_name = {s["step"]: s for s in manifest["steps"]}
+    ref = by_name["filter"]
+    monkeypatch.setattr(filter_pipeline, "INLINE_DOCS", 0)  # the sample is small: use the children at once
+    cfg = default_config("stage2")
+    cfg.filter.processes = 2
+    _, m = steps.filter_step(cfg, [by_name["dedup"]["dir"]], [by_name["dedup"]["output_digest"]],
+                             str(tmp_path / "f2"), str(tmp_path), [], log=lambda m: None)
+    assert m["key"] == ref["key"] and m["output_digest"] == ref["output_digest"]

@@ -101,7 +101,7 @@ def test_a_manifest_curate_did_not_write_is_named_and_rebuilt(sample_dir, tmp_pa
 
 
 def test_extraction_processes_change_neither_the_key_nor_the_bytes(sample_dir, tmp_path):
-    from curate.pipelines.extract import processes_per_worker
+    from curate.pipelines.runner import processes_per_worker
 
     assert processes_per_worker([], 4) == 4
     assert processes_per_worker(["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 4) == 2

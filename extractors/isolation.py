@@ -42,6 +42,7 @@ from curate.extractors.config import ExtractConfig
 STARTUP_GRACE_S = 60.0  # extra time for a new child's first record: imports and model loading
 OOM_EXIT = 86  # exit status of a child the resident-memory watchdog ended
 WATCH_INTERVAL_S = 0.2  # how often the watchdog reads the child's resident memory
+RECORDS_PER_EXTRA_CHILD = 500  # a pool starts its k-th child after k × this many records: small runs start one
 
 
 def gpu_engine_configured(cfg: ExtractConfig) -> bool:
@@ -234,9 +235,11 @@ class ExtractorPool:
         self.children = [_Child(cfg) for _ in range(max(1, processes))]
         self.pending: deque[tuple[Any, dict]] = deque()
         self.done: list[tuple[Any, Any]] = []
+        self.submitted = 0
 
     def submit(self, tag: Any, rec: dict) -> None:
         self.pending.append((tag, rec))
+        self.submitted += 1
         self._dispatch(flush=False)
 
     def full(self) -> bool:
@@ -266,7 +269,8 @@ class ExtractorPool:
     def _dispatch(self, flush: bool) -> None:
         """Send chunks of pending records: a full chunk to a child with room for it, or any
         records at all to an idle child (or to every child when flushing)."""
-        for child in sorted(self.children, key=lambda c: len(c.inflight)):
+        open_ = self.children[:1 + self.submitted // RECORDS_PER_EXTRA_CHILD]
+        for child in sorted(open_, key=lambda c: len(c.inflight)):
             if not self.pending:
                 return
             room = 2 * self.chunk - len(child.inflight)

@@ -44,7 +44,10 @@ def _pool(**kw):
     return ExtractorPool(ExtractConfig(**kw), processes=processes)
 
 
-def test_a_pool_spreads_pages_over_its_children_and_answers_each_once():
+def test_a_pool_spreads_pages_over_its_children_and_answers_each_once(monkeypatch):
+    from curate.extractors import isolation
+
+    monkeypatch.setattr(isolation, "RECORDS_PER_EXTRA_CHILD", 10)
     pool = _pool(processes=2)
     try:
         got = []
@@ -56,6 +59,16 @@ def test_a_pool_spreads_pages_over_its_children_and_answers_each_once():
         for tag, out in got:
             assert f"Paragraph {4 + tag}" in out["text"], (tag, out)
         assert pool.children_used() == 2
+    finally:
+        pool.close()
+
+
+def test_a_small_input_starts_one_child_only():
+    pool = _pool(processes=2)
+    try:
+        for i in range(12):
+            pool.submit(i, _page(5))
+        assert len(list(pool.drain())) == 12 and len(pool.child_pids()) == 1
     finally:
         pool.close()
 

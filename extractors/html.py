@@ -21,6 +21,7 @@ from typing import Any
 import trafilatura
 
 from curate.errors import Reject
+from curate.extractors import fallback_gate
 from curate.extractors.config import HTMLConfig
 from curate.extractors.markdown import MarkdownWriter
 from curate.extractors.markup import PageWords, drop_unread, parse_html, prepare, restore
@@ -65,6 +66,7 @@ class HTMLExtractor:
     def __init__(self, cfg: HTMLConfig):
         self.cfg = cfg
         self.name = f"curate-html/trafilatura-{trafilatura.__version__}"
+        fallback_gate.install()  # the same Markdown, without readability where it cannot win
 
     def extract(self, content: bytes | str, uri: str, declared_charset: str | None = None) -> tuple[str, dict[str, Any]]:
         size = len(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)

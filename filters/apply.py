@@ -99,7 +99,7 @@ class DocumentFilter:
     def _language(self, docs: list[dict], parsed: list[Parsed]) -> None:
         todo = []
         for d, p in zip(docs, parsed):
-            letters = sum(c.isalpha() for c in p.lang_text[: self.cfg.lang_max_chars])
+            letters = sum(map(str.isalpha, p.lang_text[: self.cfg.lang_max_chars]))
             if letters < self.cfg.lang_min_chars:
                 self._fallback(d)
             else:

@@ -11,32 +11,32 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import unicodedata
 
-_PUNCT_TABLE: dict[int, str] | None = None
-_EXACT_TABLE: dict[int, str] | None = None
 _INNER_SPACE = re.compile(r"(?<=\S)\s+")  # a run of whitespace after a line's first non-space
 _BLANK_LINES = re.compile(r"\n{3,}")
+_QUOTES = str.maketrans("‘’‚‛′‹›“”„‟«»", "\'\'\'\'\'\'\'\"\"\"\"\"\"")
 
 
-def _punct_table() -> dict[int, str]:
-    """Every Unicode punctuation code point (categories P*) → a space; built once per process."""
-    global _PUNCT_TABLE
-    if _PUNCT_TABLE is None:
-        _PUNCT_TABLE = {
-            cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
-        }
-    return _PUNCT_TABLE
+class _LazyTable(dict):
+    """A ``str.translate`` table filled as characters are met (``rule(char)``: the replacement,
+    or None to keep the character), instead of classifying all 1.1M code points up front."""
+
+    def __init__(self, rule, fixed: dict[int, str] | None = None):
+        super().__init__(fixed or {})
+        self.rule = rule
+
+    def __missing__(self, cp: int) -> str:
+        c = chr(cp)
+        out = self.rule(c)
+        self[cp] = c if out is None else out
+        return self[cp]
 
 
-def _exact_table() -> dict[int, str]:
-    """Dashes (category Pd) and U+2212 MINUS SIGN → "-"; curly quotes, primes, guillemets → ' or "."""
-    global _EXACT_TABLE
-    if _EXACT_TABLE is None:
-        dashes = {cp: "-" for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Pd"}
-        _EXACT_TABLE = dashes | {0x2212: "-"} | str.maketrans("‘’‚‛′‹›“”„‟«»", "'''''''\"\"\"\"\"\"")
-    return _EXACT_TABLE
+# Every Unicode punctuation character (categories P*) → a space.
+_PUNCT_TABLE = _LazyTable(lambda c: " " if unicodedata.category(c).startswith("P") else None)
+# Dashes (category Pd) and U+2212 MINUS SIGN → "-"; curly quotes, primes, guillemets → ' or ".
+_EXACT_TABLE = _LazyTable(lambda c: "-" if unicodedata.category(c) == "Pd" else None, {0x2212: "-"} | _QUOTES)
 
 
 def exact_normalize(text: str | None) -> str:
@@ -52,7 +52,7 @@ def exact_normalize(text: str | None) -> str:
     """
     if not text:
         return ""
-    t = unicodedata.normalize("NFKC", text).casefold().translate(_exact_table())
+    t = unicodedata.normalize("NFKC", text).casefold().translate(_EXACT_TABLE)
     lines = "\n".join(_INNER_SPACE.sub(" ", line.rstrip()) for line in t.splitlines())
     return _BLANK_LINES.sub("\n\n", lines).strip()
 
@@ -61,7 +61,7 @@ def normalize(text: str | None) -> str:
     """NFKC, case-folded, punctuation turned into spaces, whitespace runs collapsed to one space."""
     if not text:
         return ""
-    t = unicodedata.normalize("NFKC", text).casefold().translate(_punct_table())
+    t = unicodedata.normalize("NFKC", text).casefold().translate(_PUNCT_TABLE)
     return " ".join(t.split())
 
 

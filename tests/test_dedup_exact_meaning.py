@@ -72,3 +72,18 @@ def test_pipeline_exact_key_keeps_meaning(tmp_path):
     assert len(kept) + len(rejects) == len(docs)
     assert sorted(r["uri"].split("-")[0] for r in rejects) == sorted(f"d{len(DIFFERENT) + i}" for i in range(len(SAME)))
     assert all(r["reason"] == "dedup:exact" for r in rejects)
+
+
+def test_the_lazy_tables_fold_every_code_point_as_the_category_rules_say():
+    """Built as characters are met, the tables agree with a rule applied to all of Unicode."""
+    import sys
+    import unicodedata
+
+    from curate.dedup import normalize as n
+
+    text = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp < 0xE000)
+    punct = {cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")}
+    dashes = {cp: "-" for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Pd"}
+    exact = dashes | {0x2212: "-"} | str.maketrans("‘’‚‛′‹›“”„‟«»", "'''''''\"\"\"\"\"\"")
+    assert text.translate(n._PUNCT_TABLE) == text.translate(punct)
+    assert text.translate(n._EXACT_TABLE) == text.translate(exact)

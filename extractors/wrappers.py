@@ -28,6 +28,12 @@ CHROME_TOKENS = frozenset({
 _POST_TOKENS = {"js-post-body", "post-text", "bbwrapper", "postbody", "comment-copy"}
 _CHROME_TAGS = {"nav", "aside", "footer", "header", "menu", "form"}
 _BUTTONISH = {"button", "svg", "select", "input"}
+_EXSLT_RE = "http://exslt.org/regular-expressions"
+# trafilatura's rules are `.//*[test]` over the whole tree; asked of one element as `self::*[test]`,
+# so only the ancestors of a code block or formula are tested, not every element of the page.
+_DISCARD_SELF = [etree.XPath(re.sub(r"^\s*\.//\*", "self::*", xp.path, count=1), namespaces={"re": _EXSLT_RE})
+                 for xp in _DISCARD]
+assert all(re.match(r"^\s*\.//\*\[", xp.path) for xp in _DISCARD), "trafilatura's discard rules changed form"
 _X_CODE_PRE = etree.XPath("//pre[starts-with(., 'zqxc')]")
 _X_MATH_HOLDERS = etree.XPath("//text()[contains(., 'zqxm')]/..")
 _SPLIT = re.compile(r"[\s]+")
@@ -84,16 +90,18 @@ def free_math(tree) -> None:
 
 
 def _unmask(tree, inner: list) -> None:
-    discarded = set()
-    for xp in _DISCARD:
-        discarded.update(xp(tree))
-    if not discarded:
-        return
+    seen: dict = {}
+
+    def discarded(el) -> bool:
+        if el not in seen:
+            seen[el] = any(xp(el) for xp in _DISCARD_SELF)
+        return seen[el]
+
     for el in inner:
         for anc in el.iterancestors():
             if anc.tag in ("body", "html"):
                 break
-            if anc not in discarded:
+            if not discarded(anc):
                 continue
             tokens = _tokens(anc)
             if anc.tag in _CHROME_TAGS or tokens & CHROME_TOKENS:

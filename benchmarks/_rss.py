@@ -1,4 +1,4 @@
-"""Peak memory of a command and everything it starts: the summed RSS of its process tree."""
+"""Peak memory and CPU time of a command and everything it starts, summed over its process tree."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class TreeRSS:
         self.interval = interval
         self.peak = 0
         self.timeline: list[tuple[float, int]] = []  # (time.time(), bytes)
+        self._cpu: dict[tuple[int, float], float] = {}  # (pid, start time) → user+system seconds last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -31,9 +32,17 @@ class TreeRSS:
         for p in procs:
             try:
                 total += p.memory_info().rss
+                t = p.cpu_times()
+                self._cpu[(p.pid, p.create_time())] = t.user + t.system
             except psutil.Error:  # exited between listing and reading
                 pass
         return total
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of every process seen in the tree, as last sampled (a process's last
+        interval and processes shorter than one interval are missed: an under-estimate)."""
+        return sum(self._cpu.values())
 
     def _run(self) -> None:
         while not self._stop.is_set():

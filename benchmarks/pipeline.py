@@ -266,7 +266,8 @@ def run_curate(corpus: str, run_dir: str, workers: int, config: str | None, toke
     cmd = [sys.executable, "-m", "curate", "run", "stage2", "--input", corpus, "--output", out]
     cmd += ["--config", worker_config(config, workers, run_dir)]
     rc, wall, mem = run_measured(cmd, os.path.join(run_dir, "curate.log"))
-    res: dict = {"cmd": " ".join(cmd), "rc": rc, "wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak / 2**20, 1),
+    res: dict = {"cmd": " ".join(cmd), "rc": rc, "wall_s": round(wall, 2), "cpu_s": round(mem.cpu_s, 1),
+                 "peak_rss_mb": round(mem.peak / 2**20, 1),
                  "peak_rss_mb_per_step": peak_per_step(os.path.join(run_dir, "curate.log"), mem.timeline)}
     manifest_path = os.path.join(out, "manifest.json")
     if rc != 0 or not os.path.exists(manifest_path):
@@ -325,7 +326,7 @@ def run_datatrove(py: str, corpus: str, run_dir: str, workers: int, tokenizer: s
            "--workers", str(workers), "--tokenizer", tokenizer, "--result", result_path]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     rc, wall, mem = run_measured(cmd, os.path.join(run_dir, "datatrove.log"), env=env)
-    res: dict = {"cmd": " ".join(cmd), "rc": rc, "peak_rss_mb": round(mem.peak / 2**20, 1)}
+    res: dict = {"cmd": " ".join(cmd), "rc": rc, "cpu_s": round(mem.cpu_s, 1), "peak_rss_mb": round(mem.peak / 2**20, 1)}
     if rc != 0 or not os.path.exists(result_path):
         with open(os.path.join(run_dir, "datatrove.log"), errors="replace") as f:
             res["error"] = "\n".join(f.read().splitlines()[-8:])
@@ -374,7 +375,7 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
             print(f"curate FAILED (rc={c['rc']}): {c['error']}")
         else:
             print(f"curate  end-to-end {c['wall_s']:8.1f}s  {c['docs_in'] / c['wall_s']:8.1f} docs/s  "
-                  f"{mb / c['wall_s']:6.2f} MB/s  peak RSS {c['peak_rss_mb']:,.0f} MB")
+                  f"{mb / c['wall_s']:6.2f} MB/s  peak RSS {c['peak_rss_mb']:,.0f} MB  CPU {c['cpu_s']:,.0f} s")
             print(f"  {'step':24s} {'wall s':>8s} {'docs in':>9s} {'docs out':>9s} {'docs/s':>9s} {'MB/s':>7s} {'peak MB':>8s}")
             per = c.get("peak_rss_mb_per_step") or {}
             for s in c["steps"]:
@@ -389,7 +390,7 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
             print(f"datatrove FAILED (rc={d['rc']}): {d['error']}")
         else:
             print(f"datatrove end-to-end {d['wall_s']:6.1f}s  {d['docs_in'] / d['wall_s']:8.1f} docs/s  "
-                  f"{mb / d['wall_s']:6.2f} MB/s  peak RSS {d['peak_rss_mb']:,.0f} MB  "
+                  f"{mb / d['wall_s']:6.2f} MB/s  peak RSS {d['peak_rss_mb']:,.0f} MB  CPU {d['cpu_s']:,.0f} s  "
                   f"({d['tasks']} tasks{', WARC resharded untimed' if d['resharded'] else ''})")
             for s in d["stages"]:
                 print(f"  {s['step']:30s} {s['wall_s']:8.1f}s")
@@ -398,7 +399,9 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
             print(f"  surviving documents {fmt(d['surviving_docs'])}; tokens {d['shard_tokens']:,} (all survivors tokenized)")
     if c and d and "error" not in c and "error" not in d:
         ratio = (c["docs_in"] / c["wall_s"]) / (d["docs_in"] / d["wall_s"])
-        print(f"throughput curate ÷ datatrove (same pages, same workers): {ratio:.2f}×  (target ≥ 1.0)")
+        print(f"throughput curate ÷ datatrove (same pages, same workers): {ratio:.2f}×  (target ≥ 1.5); "
+              f"CPU seconds datatrove ÷ curate {d['cpu_s'] / c['cpu_s']:.2f}×; "
+              f"peak RSS curate ÷ datatrove {c['peak_rss_mb'] / d['peak_rss_mb']:.2f} (target ≤ 1)")
     if inp:
         print(f"math/code in the input: {inp['formulas']:,} formulas ({inp['formulas_per_1k_pages']}/1k pages), "
               f"{inp['code_blocks']:,} <pre><code> blocks ({inp['code_blocks_per_1k_pages']}/1k pages)")
@@ -408,6 +411,23 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
             print(f"math/code kept by {name:9s}: {m['formulas']:,} delimited formulas ({m['formulas_per_1k_docs']}/1k docs, "
                   f"{m['docs_with_math']:,} docs), {m['code_blocks']:,} fenced code blocks "
                   f"({m['code_blocks_per_1k_docs']}/1k docs, {m['docs_with_code']:,} docs) in {m['docs']:,} docs")
+
+
+def median_range(v: list[float]) -> str:
+    return f"median {statistics.median(v):.2f} (min {min(v):.2f}, max {max(v):.2f}; n={len(v)})"
+
+
+def print_rounds(pages: int, rounds: list[dict]) -> None:
+    """Per-round paired figures and their median and min–max."""
+    ok = [r for r in rounds if r["curate"] and r["datatrove"] and "error" not in r["curate"] and "error" not in r["datatrove"]]
+    if not ok:
+        return
+    thr = [(r["curate"]["docs_in"] / r["curate"]["wall_s"]) / (r["datatrove"]["docs_in"] / r["datatrove"]["wall_s"]) for r in ok]
+    cpu = [r["datatrove"]["cpu_s"] / r["curate"]["cpu_s"] for r in ok]
+    mem = [r["curate"]["peak_rss_mb"] / r["datatrove"]["peak_rss_mb"] for r in ok]
+    print(f"\n[{pages:,}] over {len(ok)} paired round(s): throughput curate ÷ datatrove {median_range(thr)} (target ≥ 1.5); "
+          f"CPU s datatrove ÷ curate {median_range(cpu)}; peak RSS curate ÷ datatrove {median_range(mem)} (target ≤ 1)")
+    print(f"[{pages:,}] per round (throughput ratio): " + ", ".join(f"{x:.2f}" for x in thr))
 
 
 def import_root(src: str, work: str) -> str:
@@ -471,6 +491,8 @@ def main() -> int:
     ap.add_argument("--fixed-cost", default=None, metavar="A[,B]",
                     help="measure curate's fixed CPU cost for these source checkouts (see above) instead")
     ap.add_argument("--reps", type=int, default=3, help="rounds of --fixed-cost (default 3)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="paired rounds per size, the side that goes first alternating (default 1)")
     args = ap.parse_args()
 
     if args.fixed_cost:
@@ -497,19 +519,24 @@ def main() -> int:
     for pages in sizes:
         corpus = ensure_corpus(work, pages)
         inp = input_math_code(corpus)
-        c = d = None
-        if "curate" in sides:
-            print(f"[{pages:,}] curate …", flush=True)
-            c = run_curate(corpus, os.path.join(work, f"run-curate-{pages}"), args.workers, args.config, tokenizer)
-        if "datatrove" in sides:
-            print(f"[{pages:,}] datatrove …", flush=True)
-            d = run_datatrove(dt_py, corpus, os.path.join(work, f"run-datatrove-{pages}"), args.workers, tokenizer)
-        if not args.keep:
-            for side in ("curate", "datatrove"):
-                shutil.rmtree(os.path.join(work, f"run-{side}-{pages}", "work" if side == "datatrove" else "stage2"), ignore_errors=True)
-                shutil.rmtree(os.path.join(work, f"run-{side}-{pages}", "_steps"), ignore_errors=True)
-        results[pages] = {"curate": c, "datatrove": d, "input": inp}
-        print_size(pages, corpus, c, d, inp)
+        rounds = []
+        for r in range(args.rounds):
+            c = d = None
+            order = ["curate", "datatrove"] if r % 2 == 0 else ["datatrove", "curate"]  # paired, order alternating
+            for side in (x for x in order if x in sides):
+                print(f"[{pages:,}] round {r + 1}/{args.rounds}: {side} …", flush=True)
+                if side == "curate":
+                    c = run_curate(corpus, os.path.join(work, f"run-curate-{pages}"), args.workers, args.config, tokenizer)
+                else:
+                    d = run_datatrove(dt_py, corpus, os.path.join(work, f"run-datatrove-{pages}"), args.workers, tokenizer)
+            if not args.keep:
+                for side in ("curate", "datatrove"):
+                    shutil.rmtree(os.path.join(work, f"run-{side}-{pages}", "work" if side == "datatrove" else "stage2"), ignore_errors=True)
+                    shutil.rmtree(os.path.join(work, f"run-{side}-{pages}", "_steps"), ignore_errors=True)
+            print_size(pages, corpus, c, d, inp)
+            rounds.append({"curate": c, "datatrove": d})
+        results[pages] = {"curate": c, "datatrove": d, "input": inp, "rounds": rounds}
+        print_rounds(pages, rounds)
         with open(os.path.join(work, "pipeline-results.json"), "w") as f:  # partial figures survive a stop
             json.dump(results, f, indent=2)
 

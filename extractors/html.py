@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import trafilatura
+from trafilatura.settings import Extractor
 
 from curate.errors import Reject
 from curate.extractors import fallback_gate
@@ -67,6 +69,18 @@ class HTMLExtractor:
         self.cfg = cfg
         self.name = f"curate-html/trafilatura-{trafilatura.__version__}"
         fallback_gate.install()  # the same Markdown, without readability where it cannot win
+        self._template = Extractor(
+            output_format="python", tables=cfg.include_tables, formatting=cfg.emphasis, comments=cfg.include_comments,
+            recall=cfg.favor_recall, precision=cfg.favor_precision, with_metadata=False, dedup=False,
+        )
+
+    def _options(self, uri: str | None) -> Extractor:
+        """trafilatura's options for one page: the ones ``bare_extraction(url=uri, …)`` would
+        build, copied from a template instead of re-reading its configuration every page."""
+        opts = copy.copy(self._template)
+        opts.url = uri
+        opts.source = uri and uri.encode("utf-8", "replace").decode("utf-8")
+        return opts
 
     def extract(self, content: bytes | str, uri: str, declared_charset: str | None = None) -> tuple[str, dict[str, Any]]:
         size = len(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
@@ -89,12 +103,7 @@ class HTMLExtractor:
         prot = prepare(tree, html, has)
         thread = thread_page(tree, self.cfg.thread_comments, has) if self.cfg.threads else None
         drop_unread(tree if thread is None else thread)
-        doc = trafilatura.bare_extraction(
-            tree if thread is None else thread, url=uri, include_tables=self.cfg.include_tables,
-            include_formatting=self.cfg.emphasis, include_comments=self.cfg.include_comments,
-            favor_recall=self.cfg.favor_recall, favor_precision=self.cfg.favor_precision,
-            with_metadata=False, deduplicate=False,
-        )
+        doc = trafilatura.bare_extraction(tree if thread is None else thread, options=self._options(uri))
         markdown = ""
         if doc is not None and doc.body is not None:
             writer = MarkdownWriter(self.cfg.emphasis, prot.is_display_token)

@@ -37,6 +37,7 @@ from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.doc_shards import list_shards
 from curate.io.folder import Folder
+from curate.pipelines import dofn_specs
 from curate.pipelines.progress import CountPart
 from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
@@ -330,6 +331,7 @@ def pipeline(beam_args: list[str]):
     """A Beam pipeline, run when the block ends (like ``with beam.Pipeline(...)``). Beam
     arguments naming Beam's DaskRunner get curate.pipelines.dask_runner's (tagged outputs
     kept apart, every sink run, its client closed)."""
+    dofn_specs.install()
     options = _Options(beam_args)
     runner = None
     if options.view_as(StandardOptions).runner in BEAM_DASK_NAMES:

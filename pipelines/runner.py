@@ -189,6 +189,15 @@ def check_count_law(counts: dict[str, Any], where: str) -> None:
             )
 
 
+class Gather(beam.PTransform):
+    """Every element of a PCollection → one list of them (in no set order), by one
+    GroupByKey; unlike ``ToList``, nothing at all when the input is empty (no default to inject)."""
+
+    def expand(self, pcoll):
+        return pcoll | "Key" >> beam.Map(lambda v: (None, v)) | "Group" >> beam.GroupByKey() | "Values" >> beam.MapTuple(
+            lambda _, vs: list(vs))
+
+
 def first_reject(rejects_dir: str, reason: str) -> dict[str, Any] | None:
     """The first rejected document with ``reason`` in a step's rejects Parquet ({uri, reason, detail})."""
     for path in list_shards(rejects_dir):

@@ -11,32 +11,46 @@ import hashlib
 import json
 from typing import Any
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
-DOCUMENT_FIELDS: list[pa.Field] = [
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-    pa.field("uri", pa.string()),
-    pa.field("format", pa.string()),  # html | pdf | text | synthetic
-    pa.field("text", pa.string()),  # Markdown: $…$, $$…$$, fenced code
-    pa.field("extractor", pa.string()),
-    pa.field("lang", pa.string()),
-    pa.field("lang_score", pa.float64()),
-    pa.field("domain", pa.string()),
-    pa.field("scores", pa.map_(pa.string(), pa.float64())),
-    pa.field("dup_cluster", pa.string()),
-    pa.field("meta", pa.string()),  # JSON object
-]
-DOCUMENT_SCHEMA = pa.schema(DOCUMENT_FIELDS)
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-REJECT_SCHEMA = pa.schema(
-    DOCUMENT_FIELDS
-    + [
-        pa.field("step", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("detail", pa.string()),
+_SCHEMAS = ("DOCUMENT_FIELDS", "DOCUMENT_SCHEMA", "REJECT_SCHEMA")
+
+
+def __getattr__(name: str) -> Any:
+    """DOCUMENT_FIELDS, DOCUMENT_SCHEMA and REJECT_SCHEMA, made when first asked for: pyarrow
+    loads only where a schema is used (not in the extraction child, which only makes records)."""
+    if name not in _SCHEMAS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import pyarrow as pa
+
+    fields: list[pa.Field] = [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("uri", pa.string()),
+        pa.field("format", pa.string()),  # html | pdf | text | synthetic
+        pa.field("text", pa.string()),  # Markdown: $…$, $$…$$, fenced code
+        pa.field("extractor", pa.string()),
+        pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float64()),
+        pa.field("domain", pa.string()),
+        pa.field("scores", pa.map_(pa.string(), pa.float64())),
+        pa.field("dup_cluster", pa.string()),
+        pa.field("meta", pa.string()),  # JSON object
     ]
-)
+    globals().update(
+        DOCUMENT_FIELDS=fields,
+        DOCUMENT_SCHEMA=pa.schema(fields),
+        REJECT_SCHEMA=pa.schema(fields + [
+            pa.field("step", pa.string(), nullable=False),
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field("detail", pa.string()),
+        ]),
+    )
+    return globals()[name]
+
 
 FORMATS = ("html", "pdf", "text", "synthetic")
 
@@ -120,19 +134,25 @@ def make_reject(doc: dict[str, Any], step: str, reason: str, detail: str = "") -
     return rec
 
 
-def to_table(records: list[dict[str, Any]], schema: pa.Schema = DOCUMENT_SCHEMA) -> pa.Table:
-    """Records → Arrow table with exactly ``schema``'s columns (extra keys dropped)."""
-    cols = {f.name: [_clean(r.get(f.name), f.type) for r in records] for f in schema}
+def to_table(records: list[dict[str, Any]], schema: pa.Schema | None = None) -> pa.Table:
+    """Records → Arrow table with exactly ``schema``'s columns (default DOCUMENT_SCHEMA; extra keys dropped)."""
+    import pyarrow as pa
+
+    schema = schema if schema is not None else __getattr__("DOCUMENT_SCHEMA")
+    cols = {}
+    for f in schema:
+        is_str, is_map = pa.types.is_string(f.type), pa.types.is_map(f.type)
+        cols[f.name] = [_clean(r.get(f.name), is_str, is_map) for r in records]
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def _clean(value: Any, typ: pa.DataType) -> Any:
+def _clean(value: Any, is_str: bool, is_map: bool) -> Any:
     if value is None:
         return None
-    if pa.types.is_string(typ) and isinstance(value, str):
+    if is_str and isinstance(value, str):
         # Lone surrogates (from hostile JSON) cannot be stored as UTF-8: replace them.
         return value.encode("utf-8", "replace").decode("utf-8")
-    if pa.types.is_map(typ) and isinstance(value, dict):
+    if is_map and isinstance(value, dict):
         return list(value.items())
     return value
 

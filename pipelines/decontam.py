@@ -61,7 +61,6 @@ class Decontaminate(beam.PTransform):
         for it in load_items(self.cfg.benchmarks, self.cfg.packaged):  # errors name the file before the run
             items[it.benchmark] = items.get(it.benchmark, 0) + 1
         res = docs | "Check" >> beam.ParDo(_CheckFn(self.cfg)).with_outputs("rejects", "hits", main="docs")
-        hits = res.hits | "AllHits" >> beam.combiners.ToList()
         stats = (docs | "Checked" >> beam.combiners.Count.Globally()
-                 | "Stats" >> beam.Map(_stats, beam.pvalue.AsSingleton(hits), items))
+                 | "Stats" >> beam.Map(_stats, beam.pvalue.AsList(res.hits), items))
         return {"docs": res.docs, "rejects": res.rejects, "stats": {"decontam": stats}}

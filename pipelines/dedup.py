@@ -519,10 +519,9 @@ class Stats(beam.PTransform):
         self.cfg, self.params, self.near = cfg, params, near
 
     def expand(self, members):
-        sizes = [m | f"ClusterSizes{i}" >> beam.CombinePerKey(sum) for i, m in enumerate(members.values())]
         return (
-            sizes
-            | "AllSizes" >> beam.Flatten()
+            tuple(members.values())
+            | "AllMembers" >> beam.Flatten()
             | "ClusterSizes" >> beam.CombinePerKey(sum)
             | "ClusterStats" >> beam.CombineGlobally(_ClusterStats(self.cfg.top_clusters))
             | "FinishStats" >> beam.Map(

@@ -4,6 +4,7 @@
                                                                           ├─ rejects (filter:<rule>, detail with the score)
                                                                           └─ events → stats.judges (exemptions that
                                                                              saved documents, rules/LM disagreements)
+    docs (domain, language) + events ─ one CombineGlobally ─ stats.domains, stats.langs, stats.judges
 
 Models (language id, fastText, the LM encoder) load once per process that judges (the worker,
 and each of its ``processes`` children once the input is large enough); a model
@@ -87,26 +88,35 @@ class _FilterBatchFn(beam.DoFn):
             self.pool.close()
 
 
-class _CountDict(beam.CombineFn):
-    """Counts of string values → one small dict (for the step manifest)."""
+class _CountLabels(beam.CombineFn):
+    """(stat, label) pairs → {stat: {label: count}} for each of ``stats`` (for the step manifest)."""
+
+    def __init__(self, stats: tuple[str, ...]):
+        self.stats = stats
 
     def create_accumulator(self):
-        return {}
+        return {s: {} for s in self.stats}
 
-    def add_input(self, acc, value):
-        key = str(value)
-        acc[key] = acc.get(key, 0) + 1
+    def add_input(self, acc, item):
+        stat, label = item
+        key = str(label)
+        acc[stat][key] = acc[stat].get(key, 0) + 1
         return acc
 
     def merge_accumulators(self, accs):
-        out: dict = {}
+        out = self.create_accumulator()
         for a in accs:
-            for k, v in a.items():
-                out[k] = out.get(k, 0) + v
+            for stat, counts in a.items():
+                for k, v in counts.items():
+                    out[stat][k] = out[stat].get(k, 0) + v
         return out
 
     def extract_output(self, acc):
-        return dict(sorted(acc.items()))
+        return {stat: dict(sorted(counts.items())) for stat, counts in acc.items()}
+
+
+def _doc_labels(doc):
+    return [("domains", domain_of(doc)), ("langs", lang_of(doc))]
 
 
 class Filter(beam.PTransform):
@@ -122,11 +132,13 @@ class Filter(beam.PTransform):
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.cfg.batch_size)
             | "FilterBatch" >> beam.ParDo(_FilterBatchFn(self.cfg)).with_outputs("rejects", "events", main="docs")
         )
-        stats = {
-            "domains": out.docs | "Domains" >> beam.Map(domain_of) | "CountDomains" >> beam.CombineGlobally(_CountDict()),
-            "langs": out.docs | "Langs" >> beam.Map(lang_of) | "CountLangs" >> beam.CombineGlobally(_CountDict()),
-            "judges": out.events | "CountJudges" >> beam.CombineGlobally(_CountDict()),
-        }
+        names = ("domains", "langs", "judges")
+        counts = (
+            (out.docs | "DocLabels" >> beam.FlatMap(_doc_labels), out.events | "Judges" >> beam.Map(lambda e: ("judges", e)))
+            | "AllLabels" >> beam.Flatten()
+            | "CountLabels" >> beam.CombineGlobally(_CountLabels(names))
+        )
+        stats = {n: counts | f"Stat{n}" >> beam.Map(lambda c, n=n: c[n]) for n in names}
         return {"docs": out.docs, "rejects": out.rejects, "stats": stats}
 
 

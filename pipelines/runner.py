@@ -37,7 +37,8 @@ from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.doc_shards import list_shards
 from curate.io.folder import Folder
-from curate.pipelines.progress import ReportProgress
+from curate.pipelines import dofn_specs
+from curate.pipelines.progress import CountPart
 from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
 
@@ -67,8 +68,9 @@ class Counted:
 class StepGraph:
     """What a step builder returns: the counted parts, final docs and rejects, optional stats.
 
-    ``stats`` maps a name to a PCollection holding JSON-able values; they are gathered into
-    the manifest (e.g. dedup's cluster-size histogram). Keep them small.
+    ``stats`` maps a name to a PCollection holding one JSON-able value (a CombineGlobally's
+    result, say); they are gathered into the manifest (e.g. dedup's cluster-size histogram).
+    Keep them small.
     """
 
     counted: list[Counted]
@@ -153,20 +155,16 @@ def stage_steps(directory: str) -> list[str] | None:
 
 
 def _count_events(counted: Counted, progress_dir: str | None = None) -> list:
-    """Per-key sums of one counted part, combined where each PCollection is made.
+    """Per-bundle counts of one counted part, made where each PCollection is made.
 
-    Each input, output and reject PCollection is counted by a lifted CombinePerKey before
-    anything is flattened, so only a handful of sums per bundle leave the fused stage.
+    Each input, output and reject PCollection is counted by one ParDo that emits its sums
+    once per bundle (curate.pipelines.progress.CountPart), so only a handful of sums per
+    bundle leave the fused stage and no document is flattened or shuffled.
     """
     n = counted.name
-    sums = []
-    for kind, pcs in (("in", counted.inputs), ("out", counted.outputs), ("reject", counted.rejects)):
-        for i, part in enumerate(as_list(pcs)):
-            key = (lambda r, n=n: ((n, "reject", r["reason"]), 1)) if kind == "reject" else (lambda _, n=n, k=kind: ((n, k, ""), 1))
-            if kind == "in" and progress_dir:  # live progress (curate.progress): what each part has read
-                part = part | f"Progress{n}{i}" >> ReportProgress(progress_dir, n)
-            sums.append(part | f"Key{kind}{n}{i}" >> beam.Map(key) | f"Sum{kind}{n}{i}" >> beam.CombinePerKey(sum))
-    return sums
+    return [part | f"Count{kind}{n}{i}" >> CountPart(n, kind, progress_dir if kind == "in" else None)
+            for kind, pcs in (("in", counted.inputs), ("out", counted.outputs), ("reject", counted.rejects))
+            for i, part in enumerate(as_list(pcs))]
 
 
 def _gather_counts(rows: list[tuple[tuple[str, str, str], int]], order: list[str]) -> dict[str, Any]:
@@ -189,6 +187,15 @@ def check_count_law(counts: dict[str, Any], where: str) -> None:
             raise CountLawError(
                 f"{where}: count law broken in {name}: in={c['in']} out={c['out']} rejected={c['rejected']}"
             )
+
+
+class Gather(beam.PTransform):
+    """Every element of a PCollection → one list of them (in no set order), by one
+    GroupByKey; unlike ``ToList``, nothing at all when the input is empty (no default to inject)."""
+
+    def expand(self, pcoll):
+        return pcoll | "Key" >> beam.Map(lambda v: (None, v)) | "Group" >> beam.GroupByKey() | "Values" >> beam.MapTuple(
+            lambda _, vs: list(vs))
 
 
 def first_reject(rejects_dir: str, reason: str) -> dict[str, Any] | None:
@@ -314,12 +321,27 @@ def run_committed(
     return final, manifest
 
 
+class _Options(PipelineOptions):
+    """PipelineOptions whose view for each options class is made once. Beam asks the
+    pipeline's options for a view on every transform it applies, and each new view builds
+    an argparse parser of that class's flags and parses them again: ~1 ms per transform.
+    Views share one option store (``_all_options``), so a kept view reads what any other sets.
+    """
+
+    def view_as(self, cls):
+        views = self.__dict__.setdefault("_views", {})
+        if cls not in views:
+            views[cls] = super().view_as(cls)
+        return views[cls]
+
+
 @contextlib.contextmanager
 def pipeline(beam_args: list[str]):
     """A Beam pipeline, run when the block ends (like ``with beam.Pipeline(...)``). Beam
     arguments naming Beam's DaskRunner get curate.pipelines.dask_runner's (tagged outputs
     kept apart, every sink run, its client closed)."""
-    options = PipelineOptions(beam_args)
+    dofn_specs.install()
+    options = _Options(beam_args)
     runner = None
     if options.view_as(StandardOptions).runner in BEAM_DASK_NAMES:
         from curate.pipelines.dask_runner import DaskRunner
@@ -359,12 +381,13 @@ def run_step(
                                                                            REJECT_SCHEMA)
             _write_counts(graph.counted, staged.join("_counts.json"), staged.join(progress.DIRNAME))
             for sname, spc in graph.stats.items():
-                spc | f"Stat{sname}" >> beam.combiners.ToList() | f"WriteStat{sname}" >> beam.Map(
-                    lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v[0] if len(v) == 1 else v))
+                spc | f"WriteStat{sname}" >> beam.Map(lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v))
         for sub in ("docs/_spool", "rejects/_spool", progress.DIRNAME):
             spool = staged.join(*sub.split("/"))
             if FileSystems.exists(spool):
                 FileSystems.delete([spool])
+        if not staged.exists("_counts.json"):
+            _write_json(staged.join("_counts.json"), _gather_counts([], [c.name for c in graph.counted]))
         counts = json.loads(staged.read_bytes("_counts.json"))
         check_count_law(counts, f"step {name}")
         budget.check(name, counts, lambda reason: first_reject(staged.join("rejects"), reason), failure_budget)
@@ -378,15 +401,15 @@ def run_step(
 
 
 def _write_counts(counted: list[Counted], path: str, progress_dir: str | None = None) -> None:
-    """Sum every counted part's events into ``path`` (``_gather_counts``'s shape)."""
+    """Sum every counted part's events into ``path`` (``_gather_counts``'s shape); nothing is
+    written when no part saw a document (``produce`` then writes the zero counts)."""
     events = [pc for c in counted for pc in _count_events(c, progress_dir)]
     order = [c.name for c in counted]
     (
         events
         | "AllEvents" >> beam.Flatten()
-        | "Sum" >> beam.CombinePerKey(sum)
-        | "ToList" >> beam.combiners.ToList()
-        | "WriteCounts" >> beam.Map(lambda rows: _write_json(path, _gather_counts(rows, order)))
+        | "GatherEvents" >> beam.GroupByKey()
+        | "WriteCounts" >> beam.Map(lambda kv: _write_json(path, _gather_counts(list(kv[1]), order)))
     )
 
 

@@ -29,9 +29,8 @@ from curate.pipelines.decontam import Decontaminate
 from curate.pipelines.extract import Extract
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
-from curate.pipelines.runner import (MANIFEST, Counted, Produced, StepGraph, load_manifest, pipeline, run_committed,
-                                     local_cores, processes_per_worker, run_step,
-                                     step_dir, step_key)
+from curate.pipelines.runner import (MANIFEST, Counted, Gather, Produced, StepGraph, load_manifest, local_cores,
+                                     pipeline, processes_per_worker, run_committed, run_step, step_dir, step_key)
 from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.shards import ReadShards
 from curate.pipelines.synth import ProblemSet, SelectRewrites, Synthesize
@@ -257,10 +256,9 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
             res["summary"] | "WriteCounts" >> beam.Map(lambda s: staged.write_atomic("_counts.json", json.dumps(
                 [s.docs_kept(), sorted([list(k), n] for k, n in s.dropped.items())]).encode()))
             res["plan"] | "WritePlan" >> beam.Map(lambda plan: staged.write_atomic("plan.json", _plan_json(plan)))
-            res["written"] | "Written" >> beam.combiners.ToList() | "WriteWritten" >> beam.Map(
-                lambda w: staged.write_atomic("_written.json", json.dumps(w).encode()))
-            res["held_out"] | "HeldOut" >> beam.combiners.ToList() | "WriteHeldOut" >> beam.Map(
-                lambda w: staged.write_atomic("_held_out.json", json.dumps(w).encode()))
+            for name, pc in (("written", res["written"]), ("held_out", res["held_out"])):  # absent when empty
+                pc | f"Gather_{name}" >> Gather() | f"Write_{name}" >> beam.Map(
+                    lambda w, path=f"_{name}.json": staged.write_atomic(path, json.dumps(w).encode()))
         if not staged.exists("plan.json"):  # no document at all: plan the empty pool
             staged.write_atomic("plan.json", _plan_json(make_plan(ShardSummary(samples), mix, seed, dtype.itemsize)))
             staged.write_atomic("parts.json", ShardSummary(samples).report_parts().to_json())

@@ -14,9 +14,10 @@
 Every measurement runs in a fresh Python process (nothing warm carries over: tokenizer caches,
 thread pools, allocator state), timed from loading the tokenizer to the finalized files. Each
 round runs ours and the loop back to back, alternating which goes first, then the ceilings;
-the ratios are taken per round and summarised as median and min–max. The shard files of ours
-and the loop must hold identical token ids (checked every round; the run fails otherwise).
-Targets: ours ≥ 2 × loop. The corpus is generated from the embedded sample's text banks
+the ratios are taken per round and summarised as median and min–max, beside the ratio of
+CPU-seconds (process and children), which other load on the machine moves much less than
+wall time. The shard files of ours and the loop must hold identical token ids (checked every
+round; the run fails otherwise). Target: ours ≥ 2 × loop. The corpus is generated from the embedded sample's text banks
 unless --corpus points at .txt/.md files or a JSONL with a "text" field.
 """
 
@@ -193,6 +194,7 @@ def main():
             f.write(json.dumps(t) + "\n")
     del texts
     ratios: dict[str, list[float]] = {"loop": [], "ceiling_fast": [], "ceiling": []}
+    cpu_ratio: list[float] = []  # loop CPU-seconds / ours: the work each does, whatever else runs
     for r in range(a.rounds):
         order = ("ours", "loop") if r % 2 == 0 else ("loop", "ours")
         res = {m: measure(a, m, texts_path, os.path.join(tmp, m)) for m in order}
@@ -204,6 +206,7 @@ def main():
         rate = {m: v["tokens"] / v["seconds"] for m, v in res.items()}
         for m in ratios:
             ratios[m].append(rate["ours"] / rate[m])
+        cpu_ratio.append(res["loop"]["cpu"] / res["ours"]["cpu"])
         print(f"round {r + 1} ({order[0]} first): " + "  ".join(
             f"{m} {v['seconds']:.2f} s ({v['cpu']:.1f} cpu-s)" for m, v in res.items())
             + f"  | ours/loop {ratios['loop'][-1]:.2f}x  ours/ceiling_fast {ratios['ceiling_fast'][-1]:.2f}x", flush=True)
@@ -212,6 +215,7 @@ def main():
     print(f"ours / per-doc loop               {spread(ratios['loop'])}   (target >= 2)")
     print(f"ours / ceiling(encode_batch_fast) {spread(ratios['ceiling_fast'])}")
     print(f"ours / ceiling(encode_batch)      {spread(ratios['ceiling'])}")
+    print(f"CPU-seconds, loop / ours          {spread(cpu_ratio)}")
 
 
 if __name__ == "__main__":

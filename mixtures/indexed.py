@@ -49,6 +49,7 @@ DTYPE_CODES: dict[type, int] = {
 CODE_DTYPES: dict[int, type] = {v: k for k, v in DTYPE_CODES.items()}
 
 _INT32_MAX = np.iinfo(np.int32).max
+WRITE_BUFFER = 1 << 20  # bytes buffered before a write to .bin
 
 
 def idx_path(prefix: str) -> str:
@@ -104,7 +105,7 @@ class IndexedDatasetBuilder:
         tag = uuid.uuid4().hex[:12]
         self._tmp_bin = f"{bin_path(prefix)}.tmp-{tag}"
         self._tmp_idx = f"{idx_path(prefix)}.tmp-{tag}"
-        self._bin = open(self._tmp_bin, "wb")
+        self._bin = open(self._tmp_bin, "wb", buffering=WRITE_BUFFER)
         self._lengths = array("q")
         self._nbytes = 0
         self._done = False
@@ -112,8 +113,25 @@ class IndexedDatasetBuilder:
     # -- writing -------------------------------------------------------------------------
     def add_document(self, tokens) -> None:
         """Append one document (a 1-D array of token ids) as one sequence."""
+        self.add_documents([tokens])
+
+    def add_documents(self, docs: Iterable) -> None:
+        """Append each document (1-D token arrays) as one sequence, with one write for them all.
+
+        Every document is checked before anything is written, so a bad one adds nothing.
+        """
         if self._done:
             raise RuntimeError(f"indexed dataset {self.prefix} is already finalized")
+        arrs = [self._checked(d) for d in docs]
+        if not arrs:
+            return
+        self._bin.write(arrs[0].data if len(arrs) == 1 else np.concatenate(arrs).data)
+        sizes = [a.size for a in arrs]
+        self._lengths.extend(sizes)
+        self._nbytes += sum(sizes) * self._itemsize
+
+    def _checked(self, tokens) -> np.ndarray:
+        """``tokens`` as a contiguous 1-D array of the dataset dtype; ValueError if it does not fit."""
         arr = np.asarray(tokens)
         if arr.ndim != 1:
             raise ValueError(f"a document must be a 1-D token array, got shape {arr.shape}")
@@ -125,14 +143,7 @@ class IndexedDatasetBuilder:
                 raise ValueError(
                     f"token ids [{lo}, {hi}] do not fit {np.dtype(self.dtype).name} in {self.prefix}"
                 )
-        data = arr.astype(self._np_dtype, copy=False)
-        self._bin.write(np.ascontiguousarray(data).tobytes())
-        self._lengths.append(int(arr.size))
-        self._nbytes += int(arr.size) * self._itemsize
-
-    def add_documents(self, docs: Iterable) -> None:
-        for d in docs:
-            self.add_document(d)
+        return np.ascontiguousarray(arr.astype(self._np_dtype, copy=False))
 
     @property
     def nbytes(self) -> int:

@@ -146,25 +146,28 @@ def tokenize_shard(path: str, pool: str, src: int, tok: DocTokenizer, seed: int,
     dtype = np.dtype(tok.dtype).newbyteorder("<")
     name = uuid.uuid4().hex
     train, valid = _Spool(spool_dir, name, src), _Spool(spool_dir, name + "-valid", src)
+
+    def kept(pf: pq.ParquetFile) -> Iterator[tuple[list, list[str]]]:
+        cols = [c for c in DOC_COLUMNS if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(batch_size=batch_docs, columns=cols):
+            keep = []
+            for d in batch.to_pylist():
+                if isinstance(d.get("scores"), list):
+                    d["scores"] = dict(d["scores"])
+                q = S.quality_of(d, quality_names)
+                if min_quality is not None and q is not None and q < min_quality:
+                    summ.drop(pool, d["source"], "below_min_quality")
+                elif not (d.get("text") or "").strip():
+                    summ.drop(pool, d["source"], "empty_text")
+                else:
+                    keep.append((d, q))
+            if keep:
+                yield keep, [d["text"] for d, _ in keep]
+
     try:
         with files.open_raw(path) as f:
-            pf = pq.ParquetFile(f)
-            cols = [c for c in DOC_COLUMNS if c in pf.schema_arrow.names]
-            for batch in pf.iter_batches(batch_size=batch_docs, columns=cols):
-                keep = []
-                for d in batch.to_pylist():
-                    if isinstance(d.get("scores"), list):
-                        d["scores"] = dict(d["scores"])
-                    q = S.quality_of(d, quality_names)
-                    if min_quality is not None and q is not None and q < min_quality:
-                        summ.drop(pool, d["source"], "below_min_quality")
-                    elif not (d.get("text") or "").strip():
-                        summ.drop(pool, d["source"], "empty_text")
-                    else:
-                        keep.append((d, q))
-                if not keep:
-                    continue
-                for (d, q), arr in zip(keep, tok.encode([d["text"] for d, _ in keep])):
+            for keep, arrs in tok.encode_batches(kept(pq.ParquetFile(f))):
+                for (d, q), arr in zip(keep, arrs):
                     h = S.doc_hash(seed, pool, d["id"])
                     n = int(arr.shape[0])
                     target = train

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 from importlib import resources
-from typing import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from curate.mixtures.indexed import best_dtype
 EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 DEFAULT_VOCAB_SIZE = 16384
+
+T = TypeVar("T")
 
 
 def default_tokenizer_path() -> str:
@@ -102,10 +105,31 @@ class DocTokenizer:
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One array per text: its token ids followed by the EOD id (dtype of the shards)."""
-        if not texts:
-            return []
-        tok = self.tokenizer
-        encs = tok.encode_batch_fast(list(texts), add_special_tokens=False)
+        return self._arrays(self._encodings(texts))
+
+    def encode_batches(self, batches: Iterable[tuple[T, Sequence[str]]]) -> Iterator[tuple[T, list[np.ndarray]]]:
+        """``(tag, encode(texts))`` for each ``(tag, texts)``, in order, one batch ahead.
+
+        While the caller handles one batch, the next is read from ``batches`` and encoded in a
+        helper thread (``encode_batch_fast`` runs in Rust without the GIL), so the tokenizer's
+        threads are not idle during the Python side: array conversion, writing, and reading
+        the next batch. ``batches`` is consumed in the calling thread; tags are passed through.
+        """
+        self.load()
+        with ThreadPoolExecutor(1, thread_name_prefix="curate-tokenize") as pool:
+            pending = None
+            for tag, texts in batches:
+                job = (tag, pool.submit(self._encodings, texts))
+                if pending is not None:
+                    yield pending[0], self._arrays(pending[1].result())
+                pending = job
+            if pending is not None:
+                yield pending[0], self._arrays(pending[1].result())
+
+    def _encodings(self, texts: Sequence[str]) -> list:
+        return self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False) if texts else []
+
+    def _arrays(self, encs: list) -> list[np.ndarray]:
         eod = self.eod
         dt = self.dtype
         out = []

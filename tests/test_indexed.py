@@ -146,3 +146,45 @@ def test_reader_errors_name_the_file(tmp_path):
 def test_best_dtype():
     assert best_dtype(32000) is np.uint16
     assert best_dtype(151_643) is np.int32
+
+
+def _real_token_docs(n=40):
+    """Token arrays the mix step would write: generated prose/math/code through the shipped tokenizer."""
+    import random
+
+    from curate.mixtures.tokenizer import DocTokenizer
+    from curate.sample import generate as g
+
+    rng = random.Random(3)
+    texts = ["\n\n".join(g.article_body(rng) if i % 3 == 0 else g.math_body(rng) if i % 3 == 1 else g.code_body(rng))
+             for i in range(n)]
+    tok = DocTokenizer()
+    return tok.encode(texts), tok.dtype
+
+
+def test_add_documents_writes_the_bytes_of_adding_one_by_one(tmp_path):
+    docs, dtype = _real_token_docs()
+    _build(tmp_path / "one", docs, dtype)
+    b = IndexedDatasetBuilder(str(tmp_path / "many"), dtype=dtype)
+    b.add_documents(docs[:1])
+    b.add_documents([])
+    b.add_documents(docs[1:17])
+    b.add_documents(iter(docs[17:]))
+    assert b.num_documents == len(docs) and b.num_tokens == sum(len(d) for d in docs)
+    b.finalize()
+    for path in (bin_path, idx_path):
+        assert open(path(str(tmp_path / "many")), "rb").read() == open(path(str(tmp_path / "one")), "rb").read()
+    ds = IndexedDataset(str(tmp_path / "many"))
+    assert all(np.array_equal(ds[i], d) for i, d in enumerate(docs))
+
+
+def test_add_documents_checks_every_document_before_writing_any(tmp_path):
+    docs, dtype = _real_token_docs(4)
+    b = IndexedDatasetBuilder(str(tmp_path / "x"), dtype=dtype)
+    with pytest.raises(ValueError, match="do not fit"):
+        b.add_documents([docs[0], np.array([1, 70000]), docs[1]])
+    assert (b.num_documents, b.nbytes) == (0, 0)
+    b.add_documents(docs[2:])
+    b.finalize()
+    ds = IndexedDataset(str(tmp_path / "x"))
+    assert len(ds) == 2 and np.array_equal(ds[0], docs[2]) and np.array_equal(ds[1], docs[3])

@@ -109,6 +109,58 @@ def test_tokenizer_appends_eod_and_batches():
         assert np.array_equal(a, tok.encode_one(t))
 
 
+def _texts(n):
+    import random
+
+    from curate.sample import generate as g
+
+    rng = random.Random(5)
+    return ["\n\n".join((g.article_body, g.math_body, g.code_body)[i % 3](rng)) for i in range(n)]
+
+
+def test_encode_batches_gives_encode_of_each_batch_in_order_with_its_tag():
+    tok = DocTokenizer()
+    texts = _texts(30)
+    batches = [("a", texts[:3]), ("b", []), ("c", texts[3:25]), ("d", texts[25:26]), ("e", tuple(texts[26:]))]
+    got = list(tok.encode_batches(iter(batches)))
+    assert [tag for tag, _ in got] == ["a", "b", "c", "d", "e"]
+    for (_, arrs), (_, batch) in zip(got, batches):
+        want = tok.encode(list(batch))
+        assert len(arrs) == len(batch) and all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(arrs, want))
+    assert list(tok.encode_batches([])) == []
+
+
+def test_encode_batches_reads_one_batch_ahead_and_stops_cleanly():
+    import threading
+
+    tok = DocTokenizer()
+    texts = _texts(12)
+    pulled = []
+
+    def source():
+        for i in range(6):
+            pulled.append(i)
+            yield i, texts[2 * i:2 * i + 2]
+
+    gen = tok.encode_batches(source())
+    for k, (tag, arrs) in enumerate(gen):
+        assert tag == k and len(pulled) <= k + 2 and len(arrs) == 2
+        if k == 2:
+            break
+    gen.close()
+    assert len(pulled) == 4
+    assert not [t for t in threading.enumerate() if t.name.startswith("curate-tokenize")]
+
+    def failing():
+        yield 0, texts[:2]
+        raise OSError("bad shard")
+
+    with pytest.raises(OSError, match="bad shard"):
+        list(tok.encode_batches(failing()))
+    with pytest.raises(TypeError):
+        list(tok.encode_batches([(0, [None])]))
+
+
 def test_custom_tokenizer_json(tmp_path):
     path = str(tmp_path / "tok.json")
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers

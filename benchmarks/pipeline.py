@@ -316,6 +316,12 @@ def run_curate(corpus: str, run_dir: str, workers: int, config: str | None, toke
         for text in parquet_texts(os.path.join(prev_dir, "docs")):
             mc.add(text or "")
     res["math_code"] = mc.as_dict()
+    first_dir = (manifest.get("steps") or [{}])[0].get("dir")
+    if first_dir:  # what extraction kept, before dedup removes near-copies of pages
+        mx = MathCode()
+        for text in parquet_texts(os.path.join(first_dir, "docs")):
+            mx.add(text or "")
+        res["math_code_extracted"] = mx.as_dict()
     return res
 
 
@@ -406,6 +412,10 @@ def print_size(pages: int, corpus: str, c: dict | None, d: dict | None, inp: dic
     if inp:
         print(f"math/code in the input: {inp['formulas']:,} formulas ({inp['formulas_per_1k_pages']}/1k pages), "
               f"{inp['code_blocks']:,} <pre><code> blocks ({inp['code_blocks_per_1k_pages']}/1k pages)")
+    if c and "math_code_extracted" in c:
+        m = c["math_code_extracted"]
+        print(f"math/code after curate's extract: {m['formulas']:,} delimited formulas, {m['code_blocks']:,} fenced code "
+              f"blocks in {m['docs']:,} docs (before dedup)")
     for name, side in (("curate", c), ("datatrove", d)):
         if side and "math_code" in side:
             m = side["math_code"]

@@ -273,7 +273,7 @@ def test_child_address_space_cap_only_without_a_gpu_engine(tiny_checkpoint, devi
     ex = IsolatedExtractors(_child_config(tiny_checkpoint, device, 3000))
     try:
         ex.extract(_text_record())
-        assert _address_space_limit(ex._proc.pid) == cap
+        assert _address_space_limit(ex.child_pids()[0]) == cap
     finally:
         ex.close()
 
@@ -288,7 +288,7 @@ def test_child_loads_the_model_with_device_auto(tiny_checkpoint):
     ex = IsolatedExtractors(_child_config(tiny_checkpoint, "auto", 3000))
     try:
         doc = ex.extract(_formula_record())
-        assert _address_space_limit(ex._proc.pid) == "unlimited"
+        assert _address_space_limit(ex.child_pids()[0]) == "unlimited"
         page = json.loads(doc["meta"])["pages"][0]
         assert (page["route"], page["ocr"]) == ("nougat", "done")
         assert doc["text"].strip() and set(doc["text"].strip()) == {OCR_CHAR}

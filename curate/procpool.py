@@ -9,7 +9,8 @@ work. With one process, or for the first ``inline_items`` items (small inputs sh
 for starting children), the work runs in the calling process.
 
 A batch whose function raises comes back with the exception as its answer, so the caller
-decides (the filter retries it document by document). Not for untrusted work that may hang
+decides (the filter retries it document by document); so does a batch whose child died (the
+kernel's OOM killer, say): ``BrokenProcessPool``, and the next batch goes to fresh children. Not for untrusted work that may hang
 or crash: extraction has its own pool with time and memory limits (extractors/isolation.py).
 """
 
@@ -20,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 _STATE: Any = None  # a child's state: each child process serves exactly one pool
@@ -53,11 +55,22 @@ class BatchPool:
         if self._seen < self.inline_items:
             self._queue.append((tag, None, self._inline(batch)))
         else:
+            self._queue.append((tag, self._submit(batch), None))
+        self._seen += len(batch)
+
+    def _submit(self, batch: list) -> Future:
+        """Hand ``batch`` to the children; after one of them died (the executor is then broken:
+        the batches it held come back as ``BrokenProcessPool``), a fresh set takes it."""
+        for _ in range(2):
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
                                                      initializer=_start_child, initargs=(self.init, self.initargs))
-            self._queue.append((tag, self._executor.submit(_in_child, self.fn, batch), None))
-        self._seen += len(batch)
+            try:
+                return self._executor.submit(_in_child, self.fn, batch)
+            except BrokenProcessPool:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+        raise BrokenProcessPool("the child processes cannot be started again")
 
     def ready(self) -> list[tuple[Any, Any]]:
         """The answers at the head of the queue that are done, in order; waits while more than

@@ -48,3 +48,32 @@ def test_one_process_runs_inline():
     pool.submit("x", [3])
     assert list(pool.drain()) == [("x", [9])] and pool.pids() == {os.getpid()}
     pool.close()
+
+
+def _slow(state, xs):
+    import time
+
+    time.sleep(2)
+    return xs
+
+
+def test_a_child_that_dies_fails_its_batches_and_the_pool_goes_on():
+    import multiprocessing
+    import signal
+
+    pool = BatchPool(_slow, processes=2)
+    try:
+        pool.submit("a", [1])
+        pool.submit("b", [2])
+        import time
+
+        deadline = time.time() + 30
+        while len(multiprocessing.active_children()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # as the kernel's OOM killer would
+        got = dict(pool.drain())
+        assert set(got) == {"a", "b"} and any(isinstance(v, Exception) for v in got.values())
+        pool.submit("c", [3])  # a fresh set of children takes the next batch
+        assert list(pool.drain()) == [("c", [3])]
+    finally:
+        pool.close()

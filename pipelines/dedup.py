@@ -29,12 +29,15 @@ Jaccard), ``components`` (large-star/small-star, centers), ``decisions`` (keep/d
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
 import uuid
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
@@ -83,8 +86,18 @@ def read_spools(paths) -> pa.Table | None:
 
 
 def _remove_spool(path: str, *_done) -> None:
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
+    """Remove the spool folder once every reader is done (each deleted the files it read). A
+    runner may still be finishing a task that wrote into it (a Dask worker re-running one), so a
+    folder that cannot be removed yet is tried again and then left in the temp dir: it holds no
+    output, and failing the run for it would lose the run."""
+    for attempt in range(5):
+        try:
+            if FileSystems.exists(path):
+                FileSystems.delete([path])
+            return
+        except (BeamIOError, OSError):
+            time.sleep(0.2 * (attempt + 1))
+    logging.getLogger(__name__).warning("dedup spool folder %s left behind (still in use)", path)
 
 
 def _spool_root(pipeline: beam.Pipeline) -> str:

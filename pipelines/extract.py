@@ -15,11 +15,11 @@ reject with the extractor's reason; an unexpected exception becomes
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.utils.windowed_value import WindowedValue
 
 from curate.errors import Reject
 from curate.extractors.config import ExtractConfig
 from curate.extractors.dispatch import extract_record
+from curate.pipelines.runner import windowed
 from curate.schema import get_meta, make_reject
 
 STEP = "extract"
@@ -57,11 +57,7 @@ class _ExtractFn(beam.DoFn):
     @staticmethod
     def _emit(answers):
         for (rec, ts, win), out in answers:
-            out = _rejected(rec, out) if isinstance(out, Exception) else out
-            if isinstance(out, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, ts, (win,)))
-            else:
-                yield WindowedValue(out, ts, (win,))
+            yield windowed(_rejected(rec, out) if isinstance(out, Exception) else out, ts, win)
 
     def teardown(self):
         if self.extractors is not None:

@@ -17,10 +17,10 @@ instead of stopping the worker. ``Score`` is the same transform in score-only mo
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.utils.windowed_value import WindowedValue
 
 from curate.filters.config import FilterConfig
 from curate.io import files
+from curate.pipelines.runner import windowed
 from curate.schema import domain_of, lang_of, make_reject
 
 STEP = "filter"
@@ -64,8 +64,7 @@ class _FilterBatchFn(beam.DoFn):
     def _emit(self, answers):
         for (batch, ts, win), out in answers:
             for tag, value in self._outputs(batch, out):
-                wv = WindowedValue(value, ts, (win,))
-                yield wv if tag is None else beam.pvalue.TaggedOutput(tag, wv)
+                yield windowed(value if tag is None else beam.pvalue.TaggedOutput(tag, value), ts, win)
 
     def _outputs(self, batch, out):
         if isinstance(out, Exception):  # the child itself failed (judge_safely catches the filter's own errors)

@@ -28,6 +28,7 @@ import apache_beam as beam
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.utils.windowed_value import WindowedValue
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -430,3 +431,18 @@ def processes_per_worker(beam_args: list[str], cores: int) -> int:
 def local_cores() -> int:
     """The cores this process may run on (its CPU affinity, not the machine's count)."""
     return len(os.sched_getaffinity(0))
+
+
+def with_processes(section, beam_args: list[str], default: int | None = None):
+    """A step's config section with ``processes`` set: the configured number, else ``default``,
+    else ``processes_per_worker`` for these Beam arguments and this machine's cores."""
+    n = section.processes or default or processes_per_worker(beam_args, local_cores())
+    return section.model_copy(update={"processes": n})
+
+
+def windowed(out, ts, win):
+    """An output of a DoFn that answers an element later than its ``process`` call (a child
+    pool): the value, or a TaggedOutput's value, in the element's own timestamp and window."""
+    if isinstance(out, beam.pvalue.TaggedOutput):
+        return beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, ts, (win,)))
+    return WindowedValue(out, ts, (win,))

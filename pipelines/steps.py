@@ -29,8 +29,8 @@ from curate.pipelines.decontam import Decontaminate
 from curate.pipelines.extract import Extract
 from curate.pipelines.mix import Mix, make_plan
 from curate.pipelines.read import ReadSources
-from curate.pipelines.runner import (MANIFEST, Counted, Gather, Produced, StepGraph, load_manifest, local_cores,
-                                     pipeline, processes_per_worker, run_committed, run_step, step_dir, step_key)
+from curate.pipelines.runner import (MANIFEST, Counted, Gather, Produced, StepGraph, load_manifest, pipeline,
+                                     run_committed, run_step, step_dir, step_key, with_processes)
 from curate.io.doc_shards import list_shards, read_shard
 from curate.pipelines.shards import ReadShards
 from curate.pipelines.synth import ProblemSet, SelectRewrites, Synthesize
@@ -76,8 +76,7 @@ def extract_step(cfg: StageConfig, items: list[InputFile], out: str | None,
     fingerprints = [(f.source, f.name, f.fmt, files.content_hash(f.path)) for f in items]
     key = step_key("extract", cfg.read.model_dump(), cfg.extract.model_dump(exclude={"processes"}), fingerprints)
     work = [(f.source, f.path, f.fmt, f.name) for f in items]
-    extract_cfg = cfg.extract.model_copy(update={
-        "processes": cfg.extract.processes or processes_per_worker(beam_args, local_cores())})
+    extract_cfg = with_processes(cfg.extract, beam_args)
 
     def build(p: beam.Pipeline) -> StepGraph:
         read = p | "Read" >> ReadSources(work, cfg.read.max_record_bytes, cfg.read.max_decompressed_bytes)
@@ -152,8 +151,7 @@ def filter_step(cfg: StageConfig, inputs: list[str], input_digests: list[str], o
     from curate.pipelines.filter import Filter  # here: the filter's model libraries load only for it
 
     gpu_lm = bool(cfg.filter.lm.model) and cfg.filter.lm.device != "cpu"  # one copy of the model per GPU
-    run_cfg = cfg.filter.model_copy(update={
-        "processes": cfg.filter.processes or (1 if gpu_lm else processes_per_worker(beam_args, local_cores()))})
+    run_cfg = with_processes(cfg.filter, beam_args, default=1 if gpu_lm else None)
     return _pool_step("filter", cfg.filter.model_dump(exclude={"processes"}), lambda dirs: Filter(run_cfg), inputs,
                       input_digests, cfg, out, cache_dir, beam_args, log)
 

@@ -19,8 +19,11 @@ from typing import Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from curate.errors import ConfigError
+from curate.mixtures.fast_bpe import needs_hf
 from curate.mixtures.indexed import best_dtype
 
+ENGINES = ("auto", "tokenizers")
+"""``mix.tokenizer_engine``: ``auto`` uses tiktoken where it gives HF's ids, ``tokenizers`` always HF."""
 EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 DEFAULT_VOCAB_SIZE = 16384
@@ -68,24 +71,46 @@ class DocTokenizer:
     """Encodes batches of document texts to token arrays, each ending with the EOD token.
 
     Picklable (the tokenizer loads lazily), so a Beam DoFn can hold one and load it in setup.
-    ``encode_batch_fast`` skips offset tracking; special tokens of the template are not added
-    (the EOD is appended explicitly).
+    Ids are HF ``tokenizers``' for ``path``; with ``engine="auto"`` they are computed by
+    tiktoken where it reproduces them (curate.mixtures.fast_bpe says when; ``engine`` and
+    ``engine_note`` say which ran and why), else by ``encode_batch_fast``, which skips offset
+    tracking. Special tokens of the template are not added (the EOD is appended explicitly).
     """
 
-    def __init__(self, path: str | None = None, eod_token: str | None = None):
+    def __init__(self, path: str | None = None, eod_token: str | None = None, engine: str = "auto"):
+        if engine not in ENGINES:
+            raise ConfigError(f"tokenizer engine {engine!r} is not one of {', '.join(ENGINES)}")
         self.path = path or default_tokenizer_path()
         self.eod_token = eod_token
+        self.engine_choice = engine
         self._tok = None
+        self._fast = None
         self._eod: int | None = None
+        self.engine_note = ""
 
     def __getstate__(self):
-        return {"path": self.path, "eod_token": self.eod_token, "_tok": None, "_eod": None}
+        return {"path": self.path, "eod_token": self.eod_token, "engine_choice": self.engine_choice,
+                "_tok": None, "_fast": None, "_eod": None, "engine_note": ""}
 
     def load(self) -> "DocTokenizer":
         if self._tok is None:
             self._tok = load_tokenizer(self.path)
             self._eod = find_eod(self._tok, self.eod_token)
+            if self.engine_choice == "auto":
+                from curate.mixtures.fast_bpe import tiktoken_twin
+
+                try:
+                    self._fast, self.engine_note = tiktoken_twin(self.path, self._tok)
+                except (ValueError, KeyError, TypeError, AttributeError) as e:  # an odd but loadable file
+                    self._fast, self.engine_note = None, f"cannot read it for tiktoken: {e}"
+            else:
+                self.engine_note = "engine 'tokenizers' configured"
         return self
+
+    @property
+    def engine(self) -> str:
+        """The engine that computes the ids: ``tiktoken`` or ``tokenizers``."""
+        return "tiktoken" if self.load()._fast is not None else "tokenizers"
 
     @property
     def tokenizer(self):
@@ -126,15 +151,24 @@ class DocTokenizer:
             if pending is not None:
                 yield pending[0], self._arrays(pending[1].result())
 
-    def _encodings(self, texts: Sequence[str]) -> list:
-        return self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False) if texts else []
+    def _encodings(self, texts: Sequence[str]) -> list[list[int]]:
+        texts = list(texts)
+        if not texts:
+            return []
+        fast = self._fast
+        hf = [i for i, t in enumerate(texts) if needs_hf(t)] if fast is not None else range(len(texts))
+        ids: list = fast.encode_batch(texts) if fast is not None and len(hf) < len(texts) else [None] * len(texts)
+        if hf:
+            encs = self.tokenizer.encode_batch_fast([texts[i] for i in hf], add_special_tokens=False)
+            for i, e in zip(hf, encs):
+                ids[i] = e.ids
+        return ids
 
-    def _arrays(self, encs: list) -> list[np.ndarray]:
+    def _arrays(self, encs: list[list[int]]) -> list[np.ndarray]:
         eod = self.eod
         dt = self.dtype
         out = []
-        for e in encs:
-            ids = e.ids
+        for ids in encs:
             a = np.empty(len(ids) + 1, dtype=dt)
             a[:-1] = ids
             a[-1] = eod

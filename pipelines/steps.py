@@ -235,9 +235,11 @@ def mix_step(cfg: StageConfig, pools: dict[str, str], pool_digests: dict[str, st
     """
     mix = cfg.mix
     seed = mix.seed if mix.seed is not None else cfg.seed
-    tok = DocTokenizer(mix.tokenizer, mix.eod_token).load()
+    tok = DocTokenizer(mix.tokenizer, mix.eod_token, mix.tokenizer_engine).load()
     tok_sha = file_sha256(tok.path)
-    key = step_key("mix", mix.model_dump(mode="json"), seed, sorted(pool_digests.items()), tok_sha)
+    key = step_key("mix", mix.model_dump(mode="json", exclude={"tokenizer_engine"}), seed,
+                   sorted(pool_digests.items()), tok_sha)
+    log(f"[mix] token ids by {tok.engine}" + (f" ({tok.engine_note})" if tok.engine_note else ""))
     shards = [(name, path) for name in sorted(pools) for path in list_shards(files.join(pools[name], "docs"))]
     samples = max(mix.report_samples, 1)
     dtype = np.dtype(tok.dtype)

@@ -248,3 +248,20 @@ def test_mix_is_a_step_committed_and_reused_like_every_step(pools, mixed, tmp_pa
                     cache_dir=os.path.dirname(summary["dir"]))
     assert again["reused"] is True and any("reusing" in ln for ln in lines)
     assert _tree_digest(out) == _tree_digest(str(tmp_path / "elsewhere"))
+
+
+def test_tokenizer_engine_changes_neither_the_key_nor_the_shards(pools, mixed, tmp_path):
+    out, summary = mixed
+    lines = []
+    hf = run_mix(_cfg(tokenizer_engine="tokenizers"), pools, str(tmp_path / "hf"), [], [], log=lines.append)
+    assert any("token ids by tokenizers" in ln for ln in lines)
+    assert hf["key"] == summary["key"] and hf["reused"] is False
+
+    def shards(d):
+        return {k: v for k, v in _tree_digest(d).items() if not k.startswith("report")}
+
+    a, b = shards(out), shards(str(tmp_path / "hf"))
+    assert any(k.endswith(".bin") for k in a) and a == b
+    fast = []
+    run_mix(_cfg(), pools, str(tmp_path / "fast"), [], [], log=fast.append)
+    assert any("token ids by tiktoken" in ln for ln in fast)

@@ -27,6 +27,7 @@ Multilingual Plane, in several contexts, is tested to give the same ids on both.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -50,6 +51,14 @@ def byte_level_alphabet() -> dict[str, int]:
     return {c: b for b, c in chars.items()}
 
 
+def _byte_level_to_latin1() -> dict[int, str]:
+    """A ``str.translate`` table: each ByteLevel character to the Latin-1 character of its byte,
+    every other character below U+0100 to one Latin-1 cannot encode (so it is refused)."""
+    table = {c: "\uffff" for c in range(256)}
+    table.update({ord(c): chr(b) for c, b in byte_level_alphabet().items()})
+    return table
+
+
 def _pattern(pre: dict | None) -> str | None:
     def byte_level(p):
         return (p.get("type") == "ByteLevel" and p.get("use_regex", True) and not p.get("add_prefix_space", True))
@@ -69,10 +78,25 @@ def _merge_pairs(merges: list) -> list[tuple[str, str]]:
     return [tuple(m.split(" ", 1)) if isinstance(m, str) else (m[0], m[1]) for m in merges]
 
 
+_TWINS: dict[str, tuple] = {}  # sha256 of a tokenizer file -> (tiktoken Encoding or None, why not)
+
+
 def tiktoken_twin(path: str, hf_tokenizer, threads: int | None = None):
-    """``(FastBPE, "")`` when tiktoken reproduces ``hf_tokenizer``'s ids for ``path``, else ``(None, why)``."""
-    with open(path, encoding="utf-8") as f:
-        spec = json.load(f)
+    """``(FastBPE, "")`` when tiktoken reproduces ``hf_tokenizer``'s ids for ``path``, else ``(None, why)``.
+
+    ``hf_tokenizer`` must be loaded from ``path``. The verdict is kept per file content for the
+    life of the process (the mix step's driver and its DoFns load the same file).
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    key = hashlib.sha256(raw).hexdigest()
+    if key not in _TWINS:
+        _TWINS[key] = _twin(json.loads(raw), hf_tokenizer, os.path.basename(path))
+    enc, why = _TWINS[key]
+    return (FastBPE(enc, threads) if enc is not None else None), why
+
+
+def _twin(spec: dict, hf_tokenizer, name: str):
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         return None, f"model is {model.get('type')}, not BPE"
@@ -91,15 +115,15 @@ def tiktoken_twin(path: str, hf_tokenizer, threads: int | None = None):
         if t.get("lstrip") or t.get("rstrip") or t.get("single_word"):
             return None, f"added token {t.get('content')!r} strips or matches single words"
     special = {t["content"]: int(t["id"]) for t in added}
-    alphabet = byte_level_alphabet()
+    to_latin1 = _byte_level_to_latin1()
     vocab: dict[str, int] = model.get("vocab") or {}
     ranks: dict[bytes, int] = {}
     for tok, i in vocab.items():
         if tok in special:
             continue
         try:
-            ranks[bytes(alphabet[c] for c in tok)] = int(i)
-        except KeyError:
+            ranks[tok.translate(to_latin1).encode("latin-1")] = int(i)
+        except UnicodeEncodeError:
             return None, f"vocabulary entry {tok!r} is not byte-level"
     if len({r for b, r in ranks.items() if len(b) == 1}) != 256:
         return None, "the vocabulary lacks some of the 256 byte tokens"
@@ -116,9 +140,7 @@ def tiktoken_twin(path: str, hf_tokenizer, threads: int | None = None):
                 return None, f"token {tok!r} is not what BPE makes of its own text"
     import tiktoken
 
-    enc = tiktoken.Encoding(f"curate-{os.path.basename(path)}", pat_str=pattern, mergeable_ranks=ranks,
-                            special_tokens=special)
-    return FastBPE(enc, threads), ""
+    return tiktoken.Encoding(f"curate-{name}", pat_str=pattern, mergeable_ranks=ranks, special_tokens=special), ""
 
 
 def default_threads() -> int:

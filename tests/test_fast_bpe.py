@@ -92,7 +92,8 @@ def test_plain_byte_level_tokenizer_runs_on_tiktoken(tmp_path):
     assert_same(path, tok, texts)
 
 
-@pytest.mark.parametrize("case", ["whitespace", "prefix_space", "merge_order", "normalizer", "lstrip"])
+@pytest.mark.parametrize("case", ["whitespace", "prefix_space", "merge_order", "normalizer", "lstrip", "not_byte_level",
+                                  "unreachable"])
 def test_other_tokenizers_stay_on_hf_with_a_reason(tmp_path, case):
     pre = {"whitespace": lambda p: p.Whitespace(),
            "prefix_space": lambda p: p.ByteLevel(add_prefix_space=True)}.get(case, lambda p: p.ByteLevel(add_prefix_space=False))
@@ -105,12 +106,18 @@ def test_other_tokenizers_stay_on_hf_with_a_reason(tmp_path, case):
         spec["normalizer"] = {"type": "NFC"}
     elif case == "lstrip":
         spec["added_tokens"][0]["lstrip"] = True
+    elif case == "not_byte_level":
+        spec["model"]["vocab"]["\t"] = len(spec["model"]["vocab"])
+    elif case == "unreachable":  # a token no merge makes: tiktoken would take a whole "zzqx" as it
+        spec["model"]["vocab"]["zzqx"] = len(spec["model"]["vocab"])
     with open(path, "w", encoding="utf-8") as f:
         json.dump(spec, f)
     tok = DocTokenizer(path).load()
     assert tok.engine == "tokenizers"
-    assert tok.engine_note
-    texts = ["hello world  1 2", "x = f(y) <|endoftext|> z", " leading", "émigré 42"]
+    assert {"whitespace": "pre-tokenizer", "prefix_space": "pre-tokenizer", "merge_order": "out of id order",
+            "normalizer": "normalizer", "lstrip": "strips", "not_byte_level": "not byte-level",
+            "unreachable": "not what BPE makes"}[case] in tok.engine_note
+    texts = ["hello world  1 2", "x = f(y) <|endoftext|> z", " leading", "émigré 42", "zzqx zzqx"]
     assert_same(path, tok, texts)
 
 

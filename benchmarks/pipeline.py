@@ -10,7 +10,8 @@ and all its children) of ``curate -q run stage2`` on N and on 2N generated pages
 N``, default 100), each from a fresh output, for the source checkouts A and B in turn, so
 fixed = 2·cpu(N) − cpu(2N) subtracts the per-document work. One uncounted run per checkout
 first compiles its bytecode. Printed per checkout: the median and min–max over ``--reps``
-rounds, and the B/A ratio paired per round.
+rounds, and the B/A ratio paired per round. PYTHONDONTWRITEBYTECODE is dropped for these runs, so
+the first run writes the bytecode the counted ones reuse, as an installed curate would.
 
 For each size N it makes (once, then reuses) a scale corpus with ``curate sample DIR
 --pages N`` and then, each from a fresh output directory so nothing is reused:
@@ -459,7 +460,10 @@ def import_root(src: str, work: str) -> str:
 def stage_cpu(root: str, corpus: str, out_dir: str) -> float:
     """CPU seconds (user + system, every descendant) of ``curate -q run stage2`` on ``corpus``."""
     shutil.rmtree(out_dir, ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": root}
+    # Bytecode is written (and reused) as after a pip install: a PYTHONDONTWRITEBYTECODE set
+    # here would make every process of every run compile curate's sources again.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = root
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-m", "curate", "-q", "run", "stage2", "--input", corpus, "--output",
                     os.path.join(out_dir, "stage2")], check=True, env=env, cwd=os.path.dirname(out_dir))

@@ -6,7 +6,8 @@
     curate report out/stage2
     curate show out/_steps/filter-<key> --rejects --reason filter:gopher
 
-Everything after a bare ``--`` is handed to Beam's PipelineOptions unchanged.
+Everything after a bare ``--`` is handed to Beam's PipelineOptions unchanged (type inference
+off unless ``--pipeline_type_check``: pipelines.runner.type_check_args).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from curate.quiet import StderrFilter
 BEAM_HELP = (
     "Everything after a bare `--` goes to Apache Beam's PipelineOptions unchanged, e.g. "
     "`-- --direct_running_mode=multi_processing --direct_num_workers=2` or "
-    "`-- --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp`."
+    "`-- --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp`. "
+    "Beam's construction-time type inference is off unless `--pipeline_type_check` is given."
 )
 
 

@@ -14,7 +14,8 @@
     Stats: cluster sizes ─ histogram, largest clusters, candidate/verified edges, convergence
 
 Only slim records cross a shuffle: the first pass spools them to files (only file paths are
-grouped), each partition's files are read and deleted by the step that needs them, and what
+grouped), each partition's files are read by the step that needs them (the folder is removed
+once every reader is done), and what
 is shuffled after that is O(#candidates): groups, edges, signatures of candidate nodes,
 decisions. Documents are read twice (``reread``): the second read applies the decisions
 without a shuffle. Clusters are independent of bundling and worker count: every step is
@@ -74,24 +75,26 @@ def _nodes_schema(verify: bool) -> pa.Schema:
 
 
 def read_spools(paths) -> pa.Table | None:
-    """The rows of some spool files (then deleted), or None when there are none."""
-    paths = sorted(paths)
+    """The rows of some spool files, or None when there are none. The files stay: a runner may
+    run a reader again (Dask runs a task at least once, Dataflow and Spark retry bundles), and
+    all of them exist together when the first pass ends anyway; the folder goes at the end."""
     tables = []
-    for path in paths:
+    for path in sorted(paths):
         with FileSystems.open(path) as f:
             tables.append(pa.ipc.open_stream(f).read_all())
-    if paths:
-        FileSystems.delete(paths)
     return pa.concat_tables(tables) if tables else None
 
 
 def _remove_spool(path: str, *_done) -> None:
-    """Remove the spool folder once every reader is done (each deleted the files it read). A
-    runner may still be finishing a task that wrote into it (a Dask worker re-running one), so a
-    folder that cannot be removed yet is tried again and then left in the temp dir: it holds no
-    output, and failing the run for it would lose the run."""
+    """Remove the spool folder and its files once every reader is done. A runner may still be
+    finishing a task that wrote into it (a Dask worker re-running one), so a folder that cannot
+    be removed yet is tried again and then left in the temp dir: it holds no output, and
+    failing the run for it would lose the run."""
     for attempt in range(5):
         try:
+            left = [m.path for m in FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list]
+            if left:  # an object store has no folder to delete with them
+                FileSystems.delete(left)
             if FileSystems.exists(path):
                 FileSystems.delete([path])
             return

@@ -190,7 +190,7 @@ def test_reread_of_parquet_shards_gives_the_same_result(tmp_path):
 
 
 def test_the_spool_folder_is_removed_once_the_run_is_over(tmp_path, monkeypatch):
-    """Readers delete the spool files they read; the folder goes once every reader is done."""
+    """The spool folder and its files go once every reader is done."""
     import tempfile
 
     spools = tmp_path / "tmp"
@@ -228,3 +228,24 @@ def test_a_spool_folder_still_in_use_is_tried_again_and_never_fails_the_run(tmp_
     monkeypatch.setattr(FileSystems, "delete", lambda paths: (_ for _ in ()).throw(OSError(39, "not empty")))
     dedup._remove_spool(str(stuck))  # left behind, logged, no exception
     assert stuck.exists()
+
+
+def test_a_spool_reader_run_twice_reads_the_same_rows(tmp_path):
+    """Dask runs a task at least once (seen: a second run of a node-spool reader found its file
+    gone, FileNotFoundError); Dataflow and Spark retry bundles. Readers leave the files to the
+    clean-up at the end, so a second run of one reads what the first read."""
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    from curate.pipelines.dedup import _SpoolRecords, read_spools
+
+    docs, _ = corpus(groups=5)
+    fn = _SpoolRecords(DedupConfig(buckets=8), None, str(tmp_path))
+    fn.setup()
+    fn.start_bundle()
+    fn.process(docs)
+    out = [o for o in fn.finish_bundle()]
+    paths = [o.value.value[1] if isinstance(o.value, WindowedValue) else o.value[1] for o in out]
+    assert {p.split("/")[-1].split("-")[0] for p in paths} == {"exact", "bands", "nodes"}
+    first = [read_spools([p]) for p in paths]
+    second = [read_spools([p]) for p in paths]
+    assert all(a is not None and a.num_rows > 0 and a.equals(b) for a, b in zip(first, second))

@@ -18,14 +18,14 @@ import inspect
 import logging
 import os
 import re
-import signal
 import sys
 import time
 import traceback
 
 import click
 
-from curate import __version__
+from curate import __version__, interrupts
+from curate.interrupts import Terminated
 from curate.errors import ConfigError, InputError
 from curate.io.lock import RunLock
 from curate.quiet import StderrFilter
@@ -38,8 +38,6 @@ BEAM_HELP = (
 )
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so that a run unwinds (locks released) as on Ctrl-C."""
 
 
 # What the steps have logged so far, for the one line an interrupt or an OS error ends with.
@@ -140,6 +138,10 @@ def _remote_error(e: BaseException | None) -> str | None:
     return None
 
 
+_BEAM_ERROR_LOGGERS = ("apache_beam.runners.common",
+                       "apache_beam.runners.portability.fn_api_runner.worker_handlers")  # a teardown's error
+
+
 class _QuietBeam(logging.Filter):
     """Drops Beam's logged copy of an exception that the one line reports anyway."""
 
@@ -196,7 +198,8 @@ class _Group(click.Group):
         verbose = ctx.params.get("verbose", False)
         quiet = _QuietBeam()
         if not verbose:
-            logging.getLogger("apache_beam.runners.common").addFilter(quiet)
+            for name in _BEAM_ERROR_LOGGERS:
+                logging.getLogger(name).addFilter(quiet)
         try:
             return super().invoke(ctx)
         except (ConfigError, InputError) as e:
@@ -216,7 +219,8 @@ class _Group(click.Group):
             click.echo(line, err=True)
             raise click.exceptions.Exit(code) from None
         finally:
-            logging.getLogger("apache_beam.runners.common").removeFilter(quiet)
+            for name in _BEAM_ERROR_LOGGERS:
+                logging.getLogger(name).removeFilter(quiet)
 
 
 def _holding_output(command):
@@ -535,14 +539,10 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: splits Beam's arguments off at the first bare `--`; SIGTERM unwinds like Ctrl-C."""
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate)
+    """Entry point: splits Beam's arguments off at the first bare `--`; SIGTERM unwinds like
+    Ctrl-C, and either stays seen (curate.interrupts) where Beam would drop it."""
+    interrupts.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
     command = next((a for a in argv if not a.startswith("-")), None)  # after options such as -v

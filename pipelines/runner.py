@@ -33,7 +33,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
-from curate import budget, progress
+from curate import budget, interrupts, progress
 from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.doc_shards import list_shards
@@ -305,6 +305,7 @@ def run_committed(
     t0 = time.time()
     try:
         made = produce(staged)
+        interrupts.check()
     except BaseException:
         staged.delete()
         raise
@@ -363,6 +364,7 @@ def pipeline(beam_args: list[str]):
         runner = DaskRunner()
     with beam.Pipeline(runner=runner, options=options) as p:
         yield p
+    interrupts.check()  # one that landed in a DoFn's teardown, which Beam logs and drops
 
 
 def run_step(

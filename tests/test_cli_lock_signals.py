@@ -328,3 +328,32 @@ def test_output_under_a_file_is_one_line_naming_it(tmp_path, sample_dir):
     r = CliRunner().invoke(cli, ["extract", str(sample_dir / "web"), "--output", str(blocker / "out")])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert str(blocker) in r.output and "Not a directory" in r.output, r.output
+
+
+def test_an_interrupt_inside_a_dofn_teardown_is_not_lost():
+    """Seen: Ctrl-C landed in the extraction DoFn's teardown; Beam logged the error and went
+    on, and the whole stage ran to the end with exit 0. The interrupt stays seen and the
+    pipeline's end raises it again."""
+    import apache_beam as beam
+
+    from curate import interrupts
+    from curate.cli import IN_PROCESS
+    from curate.pipelines.runner import pipeline
+
+    class InterruptedTeardown(beam.DoFn):
+        def process(self, x):
+            yield x
+
+        def teardown(self):
+            signal.raise_signal(signal.SIGINT)
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        interrupts.install()
+        with pytest.raises(KeyboardInterrupt):
+            with pipeline(IN_PROCESS) as p:
+                p | beam.Create([1, 2]) | beam.ParDo(InterruptedTeardown())
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        interrupts.clear()

@@ -49,7 +49,7 @@ def test_run_with_multi_processing_workers_shows_progress_and_no_beam_info(sampl
     web.mkdir()
     for name in sorted(os.listdir(sample_dir / "web"))[:12]:
         (web / name).write_bytes((sample_dir / "web" / name).read_bytes())
-    env = {**os.environ, "CURATE_PROGRESS_SECONDS": "1"}
+    env = {**os.environ, "CURATE_PROGRESS_SECONDS": "0.25"}  # steps here last about a second
     out = tmp_path / "out" / "stage2"
     # the README's flags
     r = subprocess.run([sys.executable, "-m", "curate", "run", "stage2", "--input", str(web), "--output", str(out), "--",

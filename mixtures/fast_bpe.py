@@ -114,7 +114,7 @@ def _twin(spec: dict, hf_tokenizer, name: str):
     for t in added:
         if t.get("lstrip") or t.get("rstrip") or t.get("single_word"):
             return None, f"added token {t.get('content')!r} strips or matches single words"
-    special = {t["content"]: int(t["id"]) for t in added}
+    special = {t["content"]: hf_tokenizer.token_to_id(t["content"]) for t in added}  # the ids HF gives them
     to_latin1 = _byte_level_to_latin1()
     vocab: dict[str, int] = model.get("vocab") or {}
     ranks: dict[bytes, int] = {}
@@ -125,6 +125,8 @@ def _twin(spec: dict, hf_tokenizer, name: str):
             ranks[tok.translate(to_latin1).encode("latin-1")] = int(i)
         except UnicodeEncodeError:
             return None, f"vocabulary entry {tok!r} is not byte-level"
+    if len(set(ranks.values())) != len(ranks) or set(ranks.values()) & set(special.values()):
+        return None, "token ids are not unique (vocabulary entries or added tokens share one)"
     if len({r for b, r in ranks.items() if len(b) == 1}) != 256:
         return None, "the vocabulary lacks some of the 256 byte tokens"
     last = -1

@@ -93,7 +93,7 @@ def test_plain_byte_level_tokenizer_runs_on_tiktoken(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["whitespace", "prefix_space", "merge_order", "normalizer", "lstrip", "not_byte_level",
-                                  "unreachable"])
+                                  "unreachable", "duplicate_id"])
 def test_other_tokenizers_stay_on_hf_with_a_reason(tmp_path, case):
     pre = {"whitespace": lambda p: p.Whitespace(),
            "prefix_space": lambda p: p.ByteLevel(add_prefix_space=True)}.get(case, lambda p: p.ByteLevel(add_prefix_space=False))
@@ -108,6 +108,8 @@ def test_other_tokenizers_stay_on_hf_with_a_reason(tmp_path, case):
         spec["added_tokens"][0]["lstrip"] = True
     elif case == "not_byte_level":
         spec["model"]["vocab"]["\t"] = len(spec["model"]["vocab"])
+    elif case == "duplicate_id":
+        spec["model"]["vocab"]["zzqx"] = 300
     elif case == "unreachable":  # a token no merge makes: tiktoken would take a whole "zzqx" as it
         spec["model"]["vocab"]["zzqx"] = len(spec["model"]["vocab"])
     with open(path, "w", encoding="utf-8") as f:
@@ -116,7 +118,7 @@ def test_other_tokenizers_stay_on_hf_with_a_reason(tmp_path, case):
     assert tok.engine == "tokenizers"
     assert {"whitespace": "pre-tokenizer", "prefix_space": "pre-tokenizer", "merge_order": "out of id order",
             "normalizer": "normalizer", "lstrip": "strips", "not_byte_level": "not byte-level",
-            "unreachable": "not what BPE makes"}[case] in tok.engine_note
+            "unreachable": "not what BPE makes", "duplicate_id": "not unique"}[case] in tok.engine_note
     texts = ["hello world  1 2", "x = f(y) <|endoftext|> z", " leading", "émigré 42", "zzqx zzqx"]
     assert_same(path, tok, texts)
 
@@ -133,3 +135,17 @@ def test_engine_survives_pickling():
 
     tok = pickle.loads(pickle.dumps(DocTokenizer(engine="tokenizers")))
     assert tok.load().engine == "tokenizers"
+
+
+def test_an_added_token_whose_id_is_taken_gets_the_id_hf_gives_it(tmp_path):
+    path = _train(tmp_path, "taken", lambda p: p.ByteLevel(add_prefix_space=False))
+    spec = json.load(open(path, encoding="utf-8"))
+    spec["added_tokens"].append({"id": 300, "content": "<|x|>", "single_word": False, "lstrip": False,
+                                 "rstrip": False, "normalized": False, "special": True})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    tok = DocTokenizer(path).load()
+    assert tok.engine == "tiktoken"
+    texts = ["a <|x|> b", "<|x|><|endoftext|>x", "no added token"]
+    assert_same(path, tok, texts)
+    assert 300 not in our_ids(tok, texts)[0]  # the file's id is another token's; HF moves it

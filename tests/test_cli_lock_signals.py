@@ -349,6 +349,7 @@ def test_an_interrupt_inside_a_dofn_teardown_is_not_lost():
 
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
         interrupts.install()
         with pytest.raises(KeyboardInterrupt):
             with pipeline(IN_PROCESS) as p:

@@ -48,9 +48,10 @@ def load_tokenizer(path: str | None = None):
     p = path or default_tokenizer_path()
     if not os.path.exists(p):
         raise ConfigError(f"tokenizer file not found: {p}")
-    try:
-        return Tokenizer.from_file(p)
-    except Exception as e:  # tokenizers raises a plain Exception on bad JSON
+    try:  # read here: Tokenizer.from_file takes only paths that encode as UTF-8
+        with open(p, "rb") as f:
+            return Tokenizer.from_str(f.read().decode("utf-8"))
+    except Exception as e:  # tokenizers raises a plain Exception on bad JSON; bad UTF-8 is a ValueError
         raise ConfigError(f"cannot load tokenizer {p}: {e}") from None
 
 

@@ -1,5 +1,7 @@
 """The token-budget solver, per-document copy decisions and the tokenizer wrapper."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -193,3 +195,17 @@ def test_a_group_a_few_tokens_short_whose_share_is_met_is_not_reported_unmet():
     assert code["tokens"] < code["target_share"] * cfg.total_tokens  # short in tokens, by a few
     assert abs(code["realized_share"] - 0.3) <= 0.02
     assert not code["unmet"] and ("domain", "code") not in {(u["dimension"], u["group"]) for u in plan["unmet"]}
+
+
+def test_a_tokenizer_in_a_folder_named_with_a_non_utf8_byte_loads(tmp_path):
+    """HF's Tokenizer.from_file takes only paths that encode as UTF-8 (seen: 'surrogates not
+    allowed' for a folder named with a Latin-1 byte); the file is read by curate instead."""
+    import shutil
+
+    from curate.mixtures.tokenizer import default_tokenizer_path
+
+    odd = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9")
+    os.makedirs(odd)
+    path = os.fsdecode(os.path.join(odd, b"tokenizer.json"))
+    shutil.copy(default_tokenizer_path(), path)
+    assert DocTokenizer(path).encode(["x = 1"])[0].tolist() == DocTokenizer().encode(["x = 1"])[0].tolist()

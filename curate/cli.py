@@ -38,8 +38,6 @@ BEAM_HELP = (
 )
 
 
-
-
 # What the steps have logged so far, for the one line an interrupt or an OS error ends with.
 _progress: dict = {"running": None, "kept": [], "quiet": False}
 _STEP_LINE = re.compile(r"\[([\w-]+)\] (running|sampling|done in|reusing)")

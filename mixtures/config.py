@@ -6,6 +6,9 @@ from pydantic import Field, field_validator, model_validator
 
 from curate.configbase import Count, Section
 
+TokenizerEngine = Literal["auto", "tokenizers"]
+"""What computes the mix's token ids: ``auto`` tiktoken where it gives HF's ids, ``tokenizers`` always HF."""
+
 
 def _check_shares(v: dict[str, float]) -> dict[str, float]:
     for k, s in v.items():
@@ -64,7 +67,7 @@ class MixConfig(Section):
         description="Path of a HF tokenizers `tokenizer.json`; None uses the project's bundled byte-level BPE "
         "tokenizer (mixtures/assets/tokenizer.json, 16,384 ids).",
     )
-    tokenizer_engine: Literal["auto", "tokenizers"] = Field(
+    tokenizer_engine: TokenizerEngine = Field(
         "auto",
         description="What computes the token ids (always HF tokenizers' ids for `tokenizer`): `auto` uses "
         "tiktoken where the tokenizer is a byte-level BPE whose ids tiktoken reproduces (checked when it loads; "

@@ -14,16 +14,15 @@ import hashlib
 import os
 from importlib import resources
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Iterator, Sequence, TypeVar, get_args
 
 import numpy as np
 
 from curate.errors import ConfigError
-from curate.mixtures.fast_bpe import needs_hf
+from curate.mixtures.config import TokenizerEngine
+from curate.mixtures.fast_bpe import needs_hf, tiktoken_twin
 from curate.mixtures.indexed import best_dtype
 
-ENGINES = ("auto", "tokenizers")
-"""``mix.tokenizer_engine``: ``auto`` uses tiktoken where it gives HF's ids, ``tokenizers`` always HF."""
 EOD_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "[SEP]")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 DEFAULT_VOCAB_SIZE = 16384
@@ -78,9 +77,9 @@ class DocTokenizer:
     tracking. Special tokens of the template are not added (the EOD is appended explicitly).
     """
 
-    def __init__(self, path: str | None = None, eod_token: str | None = None, engine: str = "auto"):
-        if engine not in ENGINES:
-            raise ConfigError(f"tokenizer engine {engine!r} is not one of {', '.join(ENGINES)}")
+    def __init__(self, path: str | None = None, eod_token: str | None = None, engine: TokenizerEngine = "auto"):
+        if engine not in get_args(TokenizerEngine):
+            raise ConfigError(f"tokenizer engine {engine!r} is not one of {', '.join(get_args(TokenizerEngine))}")
         self.path = path or default_tokenizer_path()
         self.eod_token = eod_token
         self.engine_choice = engine
@@ -98,8 +97,6 @@ class DocTokenizer:
             self._tok = load_tokenizer(self.path)
             self._eod = find_eod(self._tok, self.eod_token)
             if self.engine_choice == "auto":
-                from curate.mixtures.fast_bpe import tiktoken_twin
-
                 try:
                     self._fast, self.engine_note = tiktoken_twin(self.path, self._tok)
                 except (ValueError, KeyError, TypeError, AttributeError) as e:  # an odd but loadable file
@@ -156,12 +153,12 @@ class DocTokenizer:
         texts = list(texts)
         if not texts:
             return []
-        fast = self._fast
-        hf = [i for i, t in enumerate(texts) if needs_hf(t)] if fast is not None else range(len(texts))
-        ids: list = fast.encode_batch(texts) if fast is not None and len(hf) < len(texts) else [None] * len(texts)
-        if hf:
-            encs = self.tokenizer.encode_batch_fast([texts[i] for i in hf], add_special_tokens=False)
-            for i, e in zip(hf, encs):
+        if self._fast is None:
+            return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+        ids = self._fast.encode_batch(texts)
+        slow = [i for i, t in enumerate(texts) if needs_hf(t)]
+        if slow:
+            for i, e in zip(slow, self.tokenizer.encode_batch_fast([texts[i] for i in slow], add_special_tokens=False)):
                 ids[i] = e.ids
         return ids
 

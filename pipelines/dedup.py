@@ -15,9 +15,8 @@
 
 Only slim records cross a shuffle: the first pass spools them to files (only file paths are
 grouped), each partition's files are read by the step that needs them (the folder is removed
-once every reader is done), and what
-is shuffled after that is O(#candidates): groups, edges, signatures of candidate nodes,
-decisions. Documents are read twice (``reread``): the second read applies the decisions
+once every reader is done), and what is shuffled after that is O(#candidates): groups, edges,
+signatures of candidate nodes, decisions. Documents are read twice (``reread``): the second read applies the decisions
 without a shuffle. Clusters are independent of bundling and worker count: every step is
 set- and min-based.
 

@@ -14,8 +14,8 @@
     Stats: cluster sizes ─ histogram, largest clusters, candidate/verified edges, convergence
 
 Only slim records cross a shuffle: the first pass spools them to files (only file paths are
-grouped), each partition's files are read by the step that needs them (the folder is removed
-once every reader is done), and what is shuffled after that is O(#candidates): groups, edges,
+grouped), each partition's files are read by the step that needs them (the folder, a
+``scratch`` folder, is removed by the driver once the run is over), and what is shuffled after that is O(#candidates): groups, edges,
 signatures of candidate nodes, decisions. Documents are read twice (``reread``): the second read applies the decisions
 without a shuffle. Clusters are independent of bundling and worker count: every step is
 set- and min-based.
@@ -29,15 +29,11 @@ Jaccard), ``components`` (large-star/small-star, centers), ``decisions`` (keep/d
 
 from __future__ import annotations
 
-import logging
-import tempfile
-import time
 import uuid
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import AsDict, AsList, AsSingleton, TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
@@ -51,7 +47,7 @@ from curate.dedup.lsh import band_keys, bucket_of
 from curate.dedup.normalize import normalize
 from curate.dedup.partition import partitions
 from curate.dedup.stats import ClusterStats
-from curate.io import files
+from curate.pipelines import scratch
 
 STEP = decisions.STEP
 
@@ -74,44 +70,13 @@ def _nodes_schema(verify: bool) -> pa.Schema:
 
 
 def read_spools(paths) -> pa.Table | None:
-    """The rows of some spool files, or None when there are none. The files stay: a runner may
-    run a reader again (Dask runs a task at least once, Dataflow and Spark retry bundles), and
-    all of them exist together when the first pass ends anyway; the folder goes at the end."""
+    """The rows of some spool files, or None when there are none. The files stay until the run
+    is over (``scratch``): a runner may run a reader again."""
     tables = []
     for path in sorted(paths):
         with FileSystems.open(path) as f:
             tables.append(pa.ipc.open_stream(f).read_all())
     return pa.concat_tables(tables) if tables else None
-
-
-def _remove_spool(path: str, *_done) -> None:
-    """Remove the spool folder and its files once every reader is done. A runner may still be
-    finishing a task that wrote into it (a Dask worker re-running one), so a folder that cannot
-    be removed yet is tried again and then left in the temp dir: it holds no output, and
-    failing the run for it would lose the run."""
-    for attempt in range(5):
-        try:
-            left = [m.path for m in FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list]
-            if left:  # an object store has no folder to delete with them
-                FileSystems.delete(left)
-            if FileSystems.exists(path):
-                FileSystems.delete([path])
-            return
-        except (BeamIOError, OSError):
-            time.sleep(0.2 * (attempt + 1))
-    logging.getLogger(__name__).warning("dedup spool folder %s left behind (still in use)", path)
-
-
-def _spool_root(pipeline: beam.Pipeline) -> str:
-    """A fresh folder for signature spools: under --temp_location when set, else the local temp dir."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions
-
-    temp = pipeline.options.view_as(GoogleCloudOptions).temp_location if pipeline.options else None
-    if temp:
-        root = FileSystems.join(temp, f"curate-dedup-{uuid.uuid4().hex}")
-        files.makedirs(root)
-        return root
-    return tempfile.mkdtemp(prefix="curate-dedup-")
 
 
 # -- first pass: slim records, spooled ------------------------------------------------------------
@@ -207,10 +172,9 @@ class FirstPass(beam.PTransform):
 # -- exact ---------------------------------------------------------------------------------
 def _exact_partition(element, minhash: bool):
     """One partition's exact records → (survivor id, (node, fingerprint, dups)) per exact group;
-    "excluded": handles of the duplicates, left out of MinHash; "done": the files are read."""
+    "excluded": handles of the duplicates, left out of MinHash."""
     _, paths = element
     t = read_spools(paths)
-    yield TaggedOutput("done", 1)
     if t is None:
         return
     excluded = set()
@@ -223,7 +187,7 @@ def _exact_partition(element, minhash: bool):
 
 
 class ExactGroups(beam.PTransform):
-    """Exact spools → {"groups": (survivor id, group), "excluded": handle arrays, "done": [1 per partition]}."""
+    """Exact spools → {"groups": (survivor id, group), "excluded": handle arrays}."""
 
     def __init__(self, cfg: DedupConfig):
         super().__init__()
@@ -232,14 +196,13 @@ class ExactGroups(beam.PTransform):
     def expand(self, spools):
         p = spools.pipeline
         if not self.cfg.exact:
-            return {"groups": p | "NoGroups" >> beam.Create([]), "excluded": p | "NoExcluded" >> beam.Create([]),
-                    "done": []}
+            return {"groups": p | "NoGroups" >> beam.Create([]), "excluded": p | "NoExcluded" >> beam.Create([])}
         ex = (
             spools
             | "GroupExact" >> beam.GroupByKey()
-            | "Groups" >> beam.FlatMap(_exact_partition, self.cfg.minhash).with_outputs("excluded", "done", main="groups")
+            | "Groups" >> beam.FlatMap(_exact_partition, self.cfg.minhash).with_outputs("excluded", main="groups")
         )
-        return {"groups": ex.groups, "excluded": ex.excluded, "done": [ex.done]}
+        return {"groups": ex.groups, "excluded": ex.excluded}
 
 
 # -- candidates, verification ---------------------------------------------------------------
@@ -253,7 +216,6 @@ class _KeyGroups(beam.DoFn):
     def process(self, element, excluded):
         _, paths = element
         t = read_spools(paths)
-        yield TaggedOutput("done", 1)
         if t is None:
             return
         found = candidates.key_groups(t.column("key").to_numpy(), t.column("handle").to_numpy(), self.buckets,
@@ -271,7 +233,6 @@ class _Resolve(beam.DoFn):
         _, g = element
         need = candidates.wanted(g["member"])
         t = read_spools(g["spool"])
-        yield TaggedOutput("done", 1)
         if t is None or not need:
             return
         t = t.take(pa.array(candidates.rows_wanted(need, t.column("handle").to_numpy())))
@@ -298,7 +259,7 @@ def _distinct_edge(element, verify: bool):
 
 
 class Candidates(beam.PTransform):
-    """{"bands", "nodes" spools, "excluded"} → {"edges" (handles), "node" (handle, node), "count", "done"}."""
+    """{"bands", "nodes" spools, "excluded"} → {"edges" (handles), "node" (handle, node), "count"}."""
 
     def __init__(self, cfg: DedupConfig):
         super().__init__()
@@ -309,22 +270,21 @@ class Candidates(beam.PTransform):
         kg = (
             inputs["bands"]
             | "GroupBands" >> beam.GroupByKey()
-            | "KeyGroups" >> beam.ParDo(_KeyGroups(partitions(c), c.buckets), AsList(inputs["excluded"])).with_outputs(
-                "done", main="members")
+            | "KeyGroups" >> beam.ParDo(_KeyGroups(partitions(c), c.buckets), AsList(inputs["excluded"]))
         )
         res = (
-            {"member": kg.members, "spool": inputs["nodes"]}
+            {"member": kg, "spool": inputs["nodes"]}
             | "JoinNodes" >> beam.CoGroupByKey()
-            | "Resolve" >> beam.ParDo(_Resolve(c.verify)).with_outputs("done", main="nodes")
+            | "Resolve" >> beam.ParDo(_Resolve(c.verify))
         )
         cand = (
-            res.nodes
+            res
             | "GroupNodes" >> beam.GroupByKey()
             | "StarEdges" >> beam.FlatMap(_star_edges, c.verify, c.threshold)
             | "GroupEdges" >> beam.GroupByKey()
             | "DistinctEdges" >> beam.FlatMap(_distinct_edge, c.verify).with_outputs("count", "node", main="edges")
         )
-        return {"edges": cand.edges, "node": cand.node, "count": cand.count, "done": [kg.done, res.done]}
+        return {"edges": cand.edges, "node": cand.node, "count": cand.count}
 
 
 # -- connected components ------------------------------------------------------------------
@@ -422,7 +382,7 @@ class NearDuplicates(beam.PTransform):
     """Band and node spools, exact dups left out → Candidates → Clusters, with the counts the stats need.
 
     {"centers", "candidates" (one int), "verified" (one int, or None without verification),
-    "violations" (one int), "done"}; without MinHash, no centers and zero counts.
+    "violations" (one int)}; without MinHash, no centers and zero counts.
     """
 
     def __init__(self, cfg: DedupConfig):
@@ -434,7 +394,7 @@ class NearDuplicates(beam.PTransform):
         if not c.minhash:
             return {"centers": p | "NoCenters" >> beam.Create([]), "candidates": p | "NoCandidates" >> beam.Create([0]),
                     "verified": p | "NoVerified" >> beam.Create([None]),
-                    "violations": p | "NoViolations" >> beam.Create([0]), "done": []}
+                    "violations": p | "NoViolations" >> beam.Create([0])}
         cand = inputs | "Candidates" >> Candidates(c)
         clusters = {"edges": cand["edges"], "node": cand["node"]} | "Clusters" >> Clusters(c.cc_rounds)
         if c.verify:
@@ -442,7 +402,7 @@ class NearDuplicates(beam.PTransform):
         else:
             verified = p | "NoVerify" >> beam.Create([None])
         return {"centers": clusters["centers"], "candidates": cand["count"] | "CountCandidates" >> beam.CombineGlobally(sum),
-                "verified": verified, "violations": clusters["violations"], "done": cand["done"]}
+                "verified": verified, "violations": clusters["violations"]}
 
 
 # -- decisions and their application -----------------------------------------------------------
@@ -580,14 +540,11 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, docs):
         c, p = self.cfg, docs.pipeline
-        spool = _spool_root(p)
+        spool = scratch.folder(p, "curate-dedup-")  # removed by the driver once the run is over
         first = docs | "FirstPass" >> FirstPass(c, self.quality_key, spool)
         exact = first.exact | "ExactGroups" >> ExactGroups(c)
         near = ({"bands": first.bands, "nodes": first.nodes, "excluded": exact["excluded"]}
                 | "NearDuplicates" >> NearDuplicates(c))
-        _ = p | "SpoolRoot" >> beam.Create([spool]) | "RemoveSpool" >> beam.Map(  # once every spool reader is done
-            _remove_spool, *[AsSingleton(d | f"Done{i}" >> beam.CombineGlobally(sum))
-                             for i, d in enumerate(exact["done"] + near["done"])])
         decided = {"center": near["centers"], "exact": exact["groups"]} | "Decisions" >> Decisions()
         again = p | "Reread" >> self.reread if self.reread is not None else docs
         out = again | "ApplyDecisions" >> ApplyDecisions(decided, self.quality_key)

@@ -38,7 +38,7 @@ from curate.errors import InputError
 from curate.io import checksums, files
 from curate.io.doc_shards import list_shards
 from curate.io.folder import Folder
-from curate.pipelines import dofn_specs
+from curate.pipelines import dofn_specs, scratch
 from curate.pipelines.progress import CountPart
 from curate.schema import REJECT_SCHEMA
 from curate.pipelines.shards import WriteShards, as_list
@@ -354,7 +354,8 @@ def type_check_args(beam_args: list[str]) -> list[str]:
 def pipeline(beam_args: list[str]):
     """A Beam pipeline, run when the block ends (like ``with beam.Pipeline(...)``). Beam
     arguments naming Beam's DaskRunner get curate.pipelines.dask_runner's (tagged outputs
-    kept apart, every sink run, its client closed)."""
+    kept apart, every sink run, its client closed). The ``scratch`` folders its transforms
+    made are removed when the run is over, failed or not."""
     dofn_specs.install()
     options = _Options(type_check_args(beam_args))
     runner = None
@@ -362,8 +363,12 @@ def pipeline(beam_args: list[str]):
         from curate.pipelines.dask_runner import DaskRunner
 
         runner = DaskRunner()
-    with beam.Pipeline(runner=runner, options=options) as p:
-        yield p
+    p = beam.Pipeline(runner=runner, options=options)
+    try:
+        with p:
+            yield p
+    finally:
+        scratch.remove_all(p)  # after the run: a runner may run any task again until it is over
     interrupts.check()  # one that landed in a DoFn's teardown, which Beam logs and drops
 
 

@@ -202,14 +202,14 @@ def test_the_spool_folder_is_removed_once_the_run_is_over(tmp_path, monkeypatch)
     assert not [p.name for p in spools.iterdir() if p.name.startswith("curate-dedup-")]
 
 
-def test_a_spool_folder_still_in_use_is_tried_again_and_never_fails_the_run(tmp_path, monkeypatch):
+def test_a_scratch_folder_still_in_use_is_tried_again_and_never_fails_the_run(tmp_path, monkeypatch):
     """Seen once on the Dask runner: the folder was not empty yet when the clean-up ran."""
     from apache_beam.io.filesystem import BeamIOError
     from apache_beam.io.filesystems import FileSystems
 
-    from curate.pipelines import dedup
+    from curate.pipelines import scratch
 
-    monkeypatch.setattr(dedup.time, "sleep", lambda s: None)
+    monkeypatch.setattr(scratch.time, "sleep", lambda s: None)
     busy = tmp_path / "busy"
     busy.mkdir()
     real, calls = FileSystems.delete, []
@@ -221,12 +221,12 @@ def test_a_spool_folder_still_in_use_is_tried_again_and_never_fails_the_run(tmp_
         return real(paths)
 
     monkeypatch.setattr(FileSystems, "delete", flaky)
-    dedup._remove_spool(str(busy))
+    scratch.remove(str(busy))
     assert len(calls) == 3 and not busy.exists()
     stuck = tmp_path / "stuck"
     stuck.mkdir()
     monkeypatch.setattr(FileSystems, "delete", lambda paths: (_ for _ in ()).throw(OSError(39, "not empty")))
-    dedup._remove_spool(str(stuck))  # left behind, logged, no exception
+    scratch.remove(str(stuck))  # left behind, logged, no exception
     assert stuck.exists()
 
 
@@ -249,3 +249,36 @@ def test_a_spool_reader_run_twice_reads_the_same_rows(tmp_path):
     first = [read_spools([p]) for p in paths]
     second = [read_spools([p]) for p in paths]
     assert all(a is not None and a.num_rows > 0 and a.equals(b) for a, b in zip(first, second))
+
+
+def test_no_task_of_the_graph_removes_what_a_reader_reads(tmp_path, monkeypatch):
+    """Seen in CI on the Dask runner: a node-spool reader found its file gone
+    (FileNotFoundError). Dask computes a task again when its result is lost (with a worker, or a
+    transfer that fails under load), and that can be after an in-graph "every reader is done"
+    clean-up has run; Dataflow and Spark retry bundles. So when the graph has run, every spool
+    file is still there for a reader run again; the driver removes the folder after the run."""
+    import gc
+    import tempfile
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from curate.pipelines.dedup import read_spools
+    from curate.pipelines.runner import pipeline
+
+    spools = tmp_path / "tmp"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    docs, _ = corpus(groups=10)
+    with beam.Pipeline(options=PipelineOptions(["--direct_running_mode=in_memory"])) as bare:
+        _ = bare | beam.Create(docs) | Deduplicate(DedupConfig(buckets=8, batch_size=8))
+    folders = [f for f in spools.iterdir() if f.name.startswith("curate-dedup-")]
+    assert len(folders) == 1, folders
+    found = sorted(folders[0].iterdir())
+    assert {f.name.split("-")[0] for f in found} == {"exact", "bands", "nodes"}
+    assert all(read_spools([str(f)]).num_rows > 0 for f in found)
+    with pipeline(["--direct_running_mode=in_memory"]) as p:  # curate's runner: gone once the run is over
+        _ = p | beam.Create(docs) | Deduplicate(DedupConfig(buckets=8, batch_size=8))
+    assert [f.name for f in spools.iterdir() if f.name.startswith("curate-dedup-")] == [folders[0].name]
+    del bare  # a pipeline run without curate's runner: its folder goes with the object
+    gc.collect()
+    assert not folders[0].exists()

@@ -133,3 +133,30 @@ def test_construction_time_type_inference_is_off_unless_asked_for():
             seen[bool(args)] = (p.options.view_as(TypeOptions).pipeline_type_check, pc.element_type)
     assert seen[False][0] is False and seen[False][1] in (None, beam.typehints.Any)
     assert seen[True] == (True, str)
+
+
+def test_scratch_folders_go_when_the_run_is_over_even_a_failed_one(tmp_path):
+    """A scratch folder lives through every task of the run and is removed after it, by the driver."""
+    import apache_beam as beam
+
+    from curate.pipelines import scratch
+    from curate.pipelines.runner import pipeline
+
+    seen = tmp_path / "seen"
+
+    def look(_, path):
+        seen.write_text(str(os.path.isdir(path)))
+
+    with pipeline([f"--temp_location={tmp_path}"]) as p:
+        path = scratch.folder(p, "t-")
+        _ = p | beam.Create([0]) | beam.Map(look, path)
+    assert seen.read_text() == "True" and path.startswith(str(tmp_path)) and not os.path.exists(path)
+
+    def boom(_):
+        raise ValueError("boom")
+
+    with pytest.raises(Exception, match="boom"):
+        with pipeline([f"--temp_location={tmp_path}"]) as p:
+            path = scratch.folder(p, "t-")
+            _ = p | beam.Create([0]) | beam.Map(boom)
+    assert os.path.isdir(tmp_path) and not os.path.exists(path)

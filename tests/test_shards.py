@@ -54,3 +54,25 @@ def test_empty_input_writes_no_shard_and_no_error(tmp_path):
     with beam.Pipeline() as p:
         p | beam.Create([]) | shards.WriteShards(out, 2)
     assert shards.list_shards(out) == []
+
+
+def test_a_shard_merge_run_again_returns_the_shard_it_wrote(tmp_path):
+    """Runners run a task at least once (Dask computes a lost result again, Dataflow retries a
+    bundle that failed after its work was done): a merge run again after the first deleted its
+    runs returns the shard the first wrote, the same bytes, instead of failing on the missing runs."""
+    from curate.schema import DOCUMENT_SCHEMA
+
+    docs = _docs(300)
+    spool = tmp_path / "_spool"
+    spool.mkdir()
+    fn = shards._Spool(str(spool), 2, DOCUMENT_SCHEMA, spool_bytes=20000)  # the real producer of runs
+    fn.setup()
+    fn.start_bundle()
+    pairs = [pair for d in docs for pair in fn.process(d)] + [wv.value for wv in fn.finish_bundle()]
+    runs = sorted(path for s, path in pairs if s == 0)
+    assert len(runs) > 2
+    first = doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
+    written = open(first[0], "rb").read()
+    assert first[1] == sum(1 for d in docs if doc_shards.shard_of(d["id"], 2) == 0) and not any(map(os.path.exists, runs))
+    again = doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
+    assert again == first and open(again[0], "rb").read() == written

@@ -108,19 +108,26 @@ def run_rows(path: str) -> Iterable[dict]:
 def merge_runs(directory: str, shard: int, num_shards: int, runs: list[str], schema: pa.Schema) -> tuple[str, int]:
     """The sorted runs of one shard → its Parquet file in ``directory`` (written under a
     temporary name, then renamed; the runs deleted); returns (path, rows). A k-way merge
-    holding one batch per run, in passes of at most MAX_RUNS open files."""
+    holding one batch per run, in passes of at most MAX_RUNS open files.
+
+    Run again after an earlier run of it deleted some runs (a runner runs a task at least
+    once), it returns the shard that run renamed into place whole."""
     key = sort_key(schema)
     runs = sorted(runs)
+    path = FileSystems.join(directory, shard_name(shard, num_shards))
+    if FileSystems.exists(path) and not all(FileSystems.exists(r) for r in runs):
+        _delete_present(runs)
+        with FileSystems.open(path) as f:
+            return path, pq.ParquetFile(f).metadata.num_rows
     spooled = list(runs)
     while len(runs) > MAX_RUNS:
         merged = []
         for i in range(0, len(runs), MAX_RUNS):
-            path = f"{runs[i]}.m{len(runs)}"
-            write_run(path, heapq.merge(*map(run_rows, runs[i:i + MAX_RUNS]), key=key), schema)
-            merged.append(path)
+            part = f"{runs[i]}.m{len(runs)}"
+            write_run(part, heapq.merge(*map(run_rows, runs[i:i + MAX_RUNS]), key=key), schema)
+            merged.append(part)
         spooled += merged
         runs = merged
-    path = FileSystems.join(directory, shard_name(shard, num_shards))
     tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
     n = 0
     with FileSystems.create(tmp) as f:
@@ -138,5 +145,12 @@ def merge_runs(directory: str, shard: int, num_shards: int, runs: list[str], sch
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
-    FileSystems.delete(spooled)
+    _delete_present(spooled)
     return path, n
+
+
+def _delete_present(paths: list[str]) -> None:
+    """Delete those of ``paths`` that exist (a duplicate of the task may have deleted some)."""
+    present = [p for p in paths if FileSystems.exists(p)]
+    if present:
+        FileSystems.delete(present)

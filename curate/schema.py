@@ -126,7 +126,8 @@ def with_meta(doc: dict[str, Any], **updates: Any) -> dict[str, Any]:
 
 def make_reject(doc: dict[str, Any], step: str, reason: str, detail: str = "") -> dict[str, Any]:
     """A reject record: the document's fields plus where, why and any detail (scores, survivor id)."""
-    rec = {f.name: doc.get(f.name) for f in DOCUMENT_FIELDS}
+    # a name used inside the module never reaches the module's __getattr__
+    rec = {f.name: doc.get(f.name) for f in __getattr__("DOCUMENT_FIELDS")}
     rec["id"] = rec["id"] or doc_id(str(doc.get("source")), str(doc.get("uri")), doc.get("offset", 0))
     rec["source"] = rec["source"] or ""
     rec["scores"] = rec["scores"] or {}

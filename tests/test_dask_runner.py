@@ -3,7 +3,10 @@ TCP on 127.0.0.1) through Beam's DaskRunner: the same bytes as the in-process Di
 
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
+import time
 
 import pytest
 
@@ -40,6 +43,39 @@ def test_stage2_on_a_dask_cluster_gives_the_direct_runners_bytes(stage2_run, clu
     assert shard_digests(str(copy)) == shard_digests(str(out))
     for name in ("blend.json", "report.json"):
         assert (copy / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_a_worker_killed_during_dedup_changes_no_byte(stage2_run, cluster, tmp_path):
+    """Seen in CI: a dedup spool reader found its file gone. Dask computes again what a lost
+    worker held, so any task may run twice, after tasks that came after it in the graph. A
+    worker SIGKILLed while dedup runs (the nanny starts another) changes no byte of the output;
+    before the fix this run ended in FileNotFoundError or with other shards."""
+    out, _ = stage2_run
+    copy = tmp_path / "stage2-dask-kill"
+    reset_outputs(str(copy))
+    client = distributed.Client(cluster.scheduler_address)
+    killed = []
+
+    def log(line):
+        if "[dedup] running" in line and not killed:
+            def kill():
+                time.sleep(1.0)
+                pid = sorted(client.run(os.getpid).items())[0][1]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+            threading.Thread(target=kill, daemon=True).start()
+
+    try:
+        run_stage(default_config("stage2"), str(copy),
+                  [f"--runner={DASK}", f"--dask_client_address={cluster.scheduler_address}"], log=log)
+        assert killed
+        assert shard_digests(str(copy)) == shard_digests(str(out))
+        for name in ("blend.json", "report.json"):
+            assert (copy / name).read_bytes() == (out / name).read_bytes(), name
+    finally:
+        client.wait_for_workers(2, timeout=120)
+        client.close()
 
 
 def _extract_in_daemon(q):

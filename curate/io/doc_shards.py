@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from curate.schema import from_table, to_table
@@ -150,7 +151,9 @@ def merge_runs(directory: str, shard: int, num_shards: int, runs: list[str], sch
 
 
 def _delete_present(paths: list[str]) -> None:
-    """Delete those of ``paths`` that exist (a duplicate of the task may have deleted some)."""
-    present = [p for p in paths if FileSystems.exists(p)]
-    if present:
-        FileSystems.delete(present)
+    """Delete ``paths``; one already gone is no error (a duplicate of the task may have deleted it)."""
+    try:
+        FileSystems.delete(paths)
+    except BeamIOError as e:
+        if any(FileSystems.exists(p) for p in e.exception_details):
+            raise

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import curate
 from curate import budget, interrupts, progress
-from curate.errors import InputError
+from curate.errors import ConfigError, InputError
 from curate.io import checksums, files
 from curate.io.doc_shards import list_shards
 from curate.io.folder import Folder
@@ -358,6 +358,9 @@ def pipeline(beam_args: list[str]):
     made are removed when the run is over, failed or not."""
     dofn_specs.install()
     options = _Options(type_check_args(beam_args))
+    if options.view_as(StandardOptions).no_wait_until_finish:
+        raise ConfigError("--no_wait_until_finish: curate reads each step's output as soon as its pipeline ends, "
+                          "and removes the pipeline's scratch folders then; leave the flag out")
     runner = None
     if options.view_as(StandardOptions).runner in BEAM_DASK_NAMES:
         from curate.pipelines.dask_runner import DaskRunner
@@ -404,9 +407,7 @@ def run_step(
             for sname, spc in graph.stats.items():
                 spc | f"WriteStat{sname}" >> beam.Map(lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v))
         for sub in ("docs/_spool", "rejects/_spool", progress.DIRNAME):
-            spool = staged.join(*sub.split("/"))
-            if FileSystems.exists(spool):
-                FileSystems.delete([spool])
+            scratch.remove(staged.join(*sub.split("/")))  # an object store's "folder" is its files
         if not staged.exists("_counts.json"):
             _write_json(staged.join("_counts.json"), _gather_counts([], [c.name for c in graph.counted]))
         counts = json.loads(staged.read_bytes("_counts.json"))

@@ -15,7 +15,6 @@ import time
 import uuid
 import weakref
 
-from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from curate.io import files
@@ -27,7 +26,8 @@ def folder(pipeline, prefix: str) -> str:
     """A fresh folder for ``pipeline``'s transforms: under ``--temp_location`` when set (a
     cluster's workers reach it), else in the local temp dir. ``remove_all`` deletes it once the
     run is over (curate's ``runner.pipeline`` calls it); for a pipeline run without curate's
-    runner it goes when the pipeline object does, or when the interpreter exits."""
+    runner it goes when the pipeline object does, or when the interpreter exits, so such a
+    pipeline must outlive its run (keep it while an asynchronous runner's job runs)."""
     from apache_beam.options.pipeline_options import GoogleCloudOptions
 
     temp = pipeline.options.view_as(GoogleCloudOptions).temp_location if pipeline.options else None
@@ -47,10 +47,11 @@ def remove_all(pipeline) -> None:
 
 
 def remove(path: str) -> None:
-    """Remove a scratch folder and its files. A cluster may still be finishing a duplicate of a
-    task that writes into it (Dask runs stragglers twice), so a folder that cannot be removed yet
-    is tried again and then left, with a warning: it holds no output, and failing a finished run
-    for it would lose the run."""
+    """Remove a scratch folder and its files, if there. A task of a failed run may still be
+    writing into it (a cluster's workers go on with the tasks they have), so a folder that
+    cannot be removed yet is tried again and then left, with a warning: it holds no output, and
+    an error here would fail a finished run or hide the error that failed it."""
+    error: Exception | None = None
     for attempt in range(5):
         try:
             left = [m.path for m in FileSystems.match([FileSystems.join(path, "*")])[0].metadata_list]
@@ -59,6 +60,7 @@ def remove(path: str) -> None:
             if FileSystems.exists(path):
                 FileSystems.delete([path])
             return
-        except (BeamIOError, OSError):
+        except Exception as e:  # noqa: BLE001 (any filesystem's error: see the docstring)
+            error = e
             time.sleep(0.2 * (attempt + 1))
-    logging.getLogger(__name__).warning("scratch folder %s left behind (still in use)", path)
+    logging.getLogger(__name__).warning("scratch folder %s left behind: %s", path, error)

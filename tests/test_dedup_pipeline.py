@@ -190,7 +190,7 @@ def test_reread_of_parquet_shards_gives_the_same_result(tmp_path):
 
 
 def test_the_spool_folder_is_removed_once_the_run_is_over(tmp_path, monkeypatch):
-    """The spool folder and its files go once every reader is done."""
+    """The spool folder and its files go once the run is over."""
     import tempfile
 
     spools = tmp_path / "tmp"

@@ -160,3 +160,14 @@ def test_scratch_folders_go_when_the_run_is_over_even_a_failed_one(tmp_path):
             path = scratch.folder(p, "t-")
             _ = p | beam.Create([0]) | beam.Map(boom)
     assert os.path.isdir(tmp_path) and not os.path.exists(path)
+
+
+def test_no_wait_until_finish_is_refused_naming_the_flag():
+    """With it Beam returns before the job ends: curate would read outputs not yet written and
+    remove scratch folders the job still reads."""
+    from curate.errors import ConfigError
+    from curate.pipelines.runner import pipeline
+
+    with pytest.raises(ConfigError, match="--no_wait_until_finish"):
+        with pipeline(["--no_wait_until_finish"]):
+            pass

@@ -36,7 +36,7 @@ import curate
 from curate import budget, interrupts, progress
 from curate.errors import ConfigError, InputError
 from curate.io import checksums, files
-from curate.io.doc_shards import list_shards
+from curate.io.doc_shards import list_shards, unfinished
 from curate.io.folder import Folder
 from curate.pipelines import dofn_specs, scratch
 from curate.pipelines.progress import CountPart
@@ -408,6 +408,9 @@ def run_step(
                 spc | f"WriteStat{sname}" >> beam.Map(lambda v, path=staged.join(f"_stats_{sname}.json"): _write_json(path, v))
         for sub in ("docs/_spool", "rejects/_spool", progress.DIRNAME):
             scratch.remove(staged.join(*sub.split("/")))  # an object store's "folder" is its files
+        left = [p for sub in ("docs", "rejects") for p in unfinished(staged.join(sub))]
+        if left:  # merges that died mid-write and were run again
+            FileSystems.delete(left)
         if not staged.exists("_counts.json"):
             _write_json(staged.join("_counts.json"), _gather_counts([], [c.name for c in graph.counted]))
         counts = json.loads(staged.read_bytes("_counts.json"))

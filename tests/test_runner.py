@@ -171,3 +171,47 @@ def test_no_wait_until_finish_is_refused_naming_the_flag():
     with pytest.raises(ConfigError, match="--no_wait_until_finish"):
         with pipeline(["--no_wait_until_finish"]):
             pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dead writer's __del__
+def test_a_merge_that_died_mid_write_leaves_nothing_in_the_committed_step(tmp_path, monkeypatch):
+    """A runner retries a shard merge that died while writing (Dataflow retries the bundle, Dask
+    computes it again); the dead attempt's half-written temporary stays beside the shards. The
+    step's committed folder and manifest hold only what a clean run holds."""
+    import apache_beam as beam
+    import pyarrow.parquet as pq
+
+    from curate.io import doc_shards
+    from curate.pipelines import shards
+    from curate.pipelines.runner import Counted, StepGraph, run_step
+    from curate.schema import new_document
+
+    docs = [new_document(source="s", uri=f"u{i}", format="text", text=f"text {i} " * 50) for i in range(300)]
+
+    def build(p):
+        inp = p | beam.Create(docs)
+        none = p | "NoRejects" >> beam.Create([])
+        return StepGraph([Counted("copy", inp, inp, none)], inp, none, {})
+
+    clean, m_clean = run_step("copy", "k", str(tmp_path / "clean"), build, ["--direct_running_mode=in_memory"], 2,
+                              log=lambda _: None)
+
+    class Dies(pq.ParquetWriter):
+        def write_table(self, *a, **k):
+            super().write_table(*a, **k)
+            raise OSError("worker lost mid-write")
+
+    real = doc_shards.merge_runs
+
+    def attempt_then_retry(*args):
+        with monkeypatch.context() as m:
+            m.setattr(doc_shards.pq, "ParquetWriter", Dies)
+            with pytest.raises(OSError):
+                real(*args)
+        return real(*args)
+
+    monkeypatch.setattr(shards, "merge_runs", attempt_then_retry)
+    retried, m_retried = run_step("copy", "k", str(tmp_path / "retried"), build, ["--direct_running_mode=in_memory"], 2,
+                                  log=lambda _: None)
+    assert sorted(os.listdir(os.path.join(retried, "docs"))) == sorted(os.listdir(os.path.join(clean, "docs")))
+    assert m_retried["output_digest"] == m_clean["output_digest"]

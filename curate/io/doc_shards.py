@@ -45,6 +45,16 @@ def shard_name(shard: int, num_shards: int) -> str:
     return f"part-{shard:05d}-of-{num_shards:05d}.parquet"
 
 
+UNFINISHED = ".tmp-"  # a shard is written as NAME.tmp-XXXXXXXX, then renamed to NAME
+
+
+def unfinished(directory: str) -> list[str]:
+    """Temporaries of shards a merge left half-written when it died (its retry wrote the shard):
+    for the driver to remove before the step's files are listed."""
+    pattern = FileSystems.join(directory, f"part-*.parquet{UNFINISHED}*")
+    return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+
+
 def list_shards(directory: str) -> list[str]:
     """The shards ``part-i-of-n.parquet`` of a directory, sorted; raises ShardError naming the
     directory when the names disagree on n or are not shard names (a stray copy). Empty
@@ -129,7 +139,7 @@ def merge_runs(directory: str, shard: int, num_shards: int, runs: list[str], sch
             merged.append(part)
         spooled += merged
         runs = merged
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = f"{path}{UNFINISHED}{uuid.uuid4().hex[:8]}"
     n = 0
     with FileSystems.create(tmp) as f:
         writer = pq.ParquetWriter(f, schema, compression="zstd", write_statistics=False)

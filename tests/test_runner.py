@@ -173,11 +173,11 @@ def test_no_wait_until_finish_is_refused_naming_the_flag():
             pass
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dead writer's __del__
 def test_a_merge_that_died_mid_write_leaves_nothing_in_the_committed_step(tmp_path, monkeypatch):
-    """A runner retries a shard merge that died while writing (Dataflow retries the bundle, Dask
-    computes it again); the dead attempt's half-written temporary stays beside the shards. The
-    step's committed folder and manifest hold only what a clean run holds."""
+    """A runner retries a shard merge whose worker died while writing (Dataflow retries the
+    bundle, Dask computes it again); the dead attempt's half-written temporary stays beside the
+    shards (a SIGKILL runs no clean-up of its own). The step's committed folder and manifest
+    hold only what a clean run holds."""
     import apache_beam as beam
     import pyarrow.parquet as pq
 
@@ -206,6 +206,7 @@ def test_a_merge_that_died_mid_write_leaves_nothing_in_the_committed_step(tmp_pa
     def attempt_then_retry(*args):
         with monkeypatch.context() as m:
             m.setattr(doc_shards.pq, "ParquetWriter", Dies)
+            m.setattr(doc_shards.FileSystems, "delete", lambda paths: None)  # killed: nothing of its own runs
             with pytest.raises(OSError):
                 real(*args)
         return real(*args)

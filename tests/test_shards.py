@@ -4,8 +4,11 @@ hold every record once, in id order, with the same bytes however the runs fell."
 import os
 import random
 
+import gc
+
 import apache_beam as beam
 import pyarrow.parquet as pq
+import pytest
 
 from curate.io import doc_shards
 from curate.pipelines import shards
@@ -63,13 +66,7 @@ def test_a_shard_merge_run_again_returns_the_shard_it_wrote(tmp_path):
     from curate.schema import DOCUMENT_SCHEMA
 
     docs = _docs(300)
-    spool = tmp_path / "_spool"
-    spool.mkdir()
-    fn = shards._Spool(str(spool), 2, DOCUMENT_SCHEMA, spool_bytes=20000)  # the real producer of runs
-    fn.setup()
-    fn.start_bundle()
-    pairs = [pair for d in docs for pair in fn.process(d)] + [wv.value for wv in fn.finish_bundle()]
-    runs = sorted(path for s, path in pairs if s == 0)
+    runs = _runs(tmp_path, docs)
     assert len(runs) > 2
     first = doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
     written = open(first[0], "rb").read()
@@ -77,3 +74,36 @@ def test_a_shard_merge_run_again_returns_the_shard_it_wrote(tmp_path):
     open(runs[0], "wb").close()  # the earlier run died between deleting one run and the next
     again = doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
     assert again == first and open(again[0], "rb").read() == written and not any(map(os.path.exists, runs))
+
+
+def _runs(tmp_path, docs, shard=0):
+    """Sorted runs of one shard, made by the real producer (the _Spool DoFn)."""
+    from curate.schema import DOCUMENT_SCHEMA
+
+    spool = tmp_path / "_spool"
+    spool.mkdir()
+    fn = shards._Spool(str(spool), 2, DOCUMENT_SCHEMA, spool_bytes=20000)
+    fn.setup()
+    fn.start_bundle()
+    pairs = [pair for d in docs for pair in fn.process(d)] + [wv.value for wv in fn.finish_bundle()]
+    return sorted(path for s, path in pairs if s == shard)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_merge_that_fails_mid_write_closes_its_writer_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """Seen in CI: a Ctrl-C during extract landed in a shard merge, and the Parquet writer,
+    closed only by its __del__ after its file, printed a traceback ("write to closed file")."""
+    from curate.schema import DOCUMENT_SCHEMA
+
+    runs = _runs(tmp_path, _docs(300))
+
+    class Dies(pq.ParquetWriter):
+        def write_table(self, *a, **k):
+            super().write_table(*a, **k)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(doc_shards.pq, "ParquetWriter", Dies)
+    with pytest.raises(KeyboardInterrupt):
+        doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
+    gc.collect()
+    assert sorted(os.listdir(tmp_path)) == ["_spool"] and all(map(os.path.exists, runs))

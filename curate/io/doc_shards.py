@@ -11,6 +11,7 @@ wiring (which worker spools what) is pipelines/shards.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -140,24 +141,39 @@ def merge_runs(directory: str, shard: int, num_shards: int, runs: list[str], sch
         spooled += merged
         runs = merged
     tmp = f"{path}{UNFINISHED}{uuid.uuid4().hex[:8]}"
-    n = 0
-    with FileSystems.create(tmp) as f:
-        writer = pq.ParquetWriter(f, schema, compression="zstd", write_statistics=False)
-        rows: list[dict] = []
-        for rec in heapq.merge(*map(run_rows, runs), key=key):
-            rows.append(rec)
-            if len(rows) == ROW_GROUP:
-                writer.write_table(to_table(rows, schema), row_group_size=ROW_GROUP)
-                n, rows = n + len(rows), []
-        if rows or not n:
-            writer.write_table(to_table(rows, schema), row_group_size=ROW_GROUP)
-            n += len(rows)
-        writer.close()
+    try:
+        with FileSystems.create(tmp) as f:
+            writer = pq.ParquetWriter(f, schema, compression="zstd", write_statistics=False)
+            try:
+                n = _write_rows(writer, heapq.merge(*map(run_rows, runs), key=key), schema)
+            except BaseException:
+                with contextlib.suppress(Exception):  # now, not in __del__ after its file is closed
+                    writer.close()
+                raise
+            writer.close()
+    except BaseException:  # an error or Ctrl-C: the runs stay for a retry, the temporary goes
+        with contextlib.suppress(Exception):
+            FileSystems.delete([tmp])
+        raise
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([tmp], [path])
     _delete_present(spooled)
     return path, n
+
+
+def _write_rows(writer: pq.ParquetWriter, records: Iterable[dict], schema: pa.Schema) -> int:
+    """Records → row groups of ``ROW_GROUP`` rows (one, maybe empty, at least); returns the rows."""
+    n, rows = 0, []
+    for rec in records:
+        rows.append(rec)
+        if len(rows) == ROW_GROUP:
+            writer.write_table(to_table(rows, schema), row_group_size=ROW_GROUP)
+            n, rows = n + len(rows), []
+    if rows or not n:
+        writer.write_table(to_table(rows, schema), row_group_size=ROW_GROUP)
+        n += len(rows)
+    return n
 
 
 def _delete_present(paths: list[str]) -> None:

@@ -27,7 +27,8 @@ SPOOL_BYTES = 32 << 20  # approx. record bytes a bundle buffers before writing t
 class _Spool(beam.DoFn):
     """Buffers records per shard and writes them out as sorted runs (Arrow IPC files).
 
-    Only (shard, run path) pairs leave the DoFn, so no runner ever holds the documents
+    Only (shard, run file name) pairs leave the DoFn (a name, not a path: a folder named with
+    bytes that are not UTF-8 is a str Beam cannot encode), so no runner ever holds the documents
     themselves in a shuffle, and a bundle holds at most ``SPOOL_BYTES`` of records however
     many shards there are: the first half of an external merge sort.
     """
@@ -56,9 +57,9 @@ class _Spool(beam.DoFn):
     def _flush(self) -> list[tuple[int, str]]:
         out = []
         for s in sorted(self._buffers):
-            path = FileSystems.join(self.spool_dir, f"{s:05d}-{self._bundle}-{self._runs:05d}.arrow")
-            write_run(path, sorted(self._buffers[s], key=self._key), self.schema)
-            out.append((s, path))
+            name = f"{s:05d}-{self._bundle}-{self._runs:05d}.arrow"
+            write_run(FileSystems.join(self.spool_dir, name), sorted(self._buffers[s], key=self._key), self.schema)
+            out.append((s, name))
         self._buffers, self._held = {}, 0
         self._runs += 1
         return out
@@ -75,18 +76,21 @@ class _Merge(beam.DoFn):
     shard of any size is written in bounded memory.
     """
 
-    def __init__(self, directory: str, num_shards: int, schema: pa.Schema):
+    def __init__(self, directory: str, spool_dir: str, num_shards: int, schema: pa.Schema):
         self.directory = directory
+        self.spool_dir = spool_dir
         self.num_shards = num_shards
         self.schema = schema
 
     def process(self, element) -> Iterator[Any]:  # declared, as _Spool's
-        shard, runs = element
-        yield merge_runs(self.directory, shard, self.num_shards, list(runs), self.schema)
+        shard, names = element
+        runs = [FileSystems.join(self.spool_dir, n) for n in names]
+        path, rows = merge_runs(self.directory, shard, self.num_shards, runs, self.schema)
+        yield path.rsplit("/", 1)[-1], rows  # a name, as _Spool's
 
 
 class WriteShards(beam.PTransform):
-    """PCollection[dict] (or a tuple of them) → Parquet shards in ``directory``; outputs (path, rows) per shard.
+    """PCollection[dict] (or a tuple of them) → Parquet shards in ``directory``; outputs (name, rows) per shard.
 
     Records are spooled as sorted runs per shard and bundle, then each shard's runs are
     merged in id order and written under a temporary name before the rename. Given several
@@ -112,7 +116,7 @@ class WriteShards(beam.PTransform):
         return (
             pairs
             | "GroupSpools" >> beam.GroupByKey()
-            | "Merge" >> beam.ParDo(_Merge(self.directory, self.num_shards, self.schema))
+            | "Merge" >> beam.ParDo(_Merge(self.directory, spool, self.num_shards, self.schema))
         )
 
 

@@ -86,7 +86,7 @@ def _runs(tmp_path, docs, shard=0):
     fn.setup()
     fn.start_bundle()
     pairs = [pair for d in docs for pair in fn.process(d)] + [wv.value for wv in fn.finish_bundle()]
-    return sorted(path for s, path in pairs if s == shard)
+    return sorted(str(spool / name) for s, name in pairs if s == shard)
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
@@ -107,3 +107,15 @@ def test_a_merge_that_fails_mid_write_closes_its_writer_and_leaves_no_temporary(
         doc_shards.merge_runs(str(tmp_path), 0, 2, runs, DOCUMENT_SCHEMA)
     gc.collect()
     assert sorted(os.listdir(tmp_path)) == ["_spool"] and all(map(os.path.exists, runs))
+
+
+def test_shards_in_a_folder_named_with_a_non_utf8_byte(tmp_path):
+    """Seen: `curate run stage2` with its output under a folder named with the byte 0xff failed
+    in WriteShards (UnicodeEncodeError: surrogates not allowed): the spool files' paths crossed
+    a shuffle, and Beam encodes a str as UTF-8. Only their names cross it now."""
+    odd = tmp_path / os.fsdecode(b"odd-\xff")
+    docs = _docs(200)
+    out = _write(str(odd), "shards", docs, spool_bytes=4000)
+    plain = _write(str(tmp_path), "plain", docs, spool_bytes=4000)
+    got, want = doc_shards.list_shards(out), doc_shards.list_shards(plain)
+    assert len(got) == 3 and [open(a, "rb").read() for a in got] == [open(b, "rb").read() for b in want]
